@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+//! migr.ko: live process migration between Linux nodes.
+//!
+//! This crate root only wires the parts together; each concept lives in its own file:
+//! - `uapi_gen`: constants of the `migr` generic netlink family (generated from uapi/migr.yaml);
+//! - `glue`: the `extern "C"` declarations of migr_glue.c, with safe wrappers;
+//! - `netlink`: the family's registration and reply building;
+//! - `info`: the `info-get` command.
+
+use kernel::prelude::*;
+
+mod glue;
+mod info;
+mod netlink;
+#[allow(dead_code, unreachable_pub)]
+mod uapi_gen;
+
+/// Version of this module; reported by `info-get` and shown by `migctl info`.
+pub(crate) const MODULE_VERSION: &CStr = kernel::c_str!("0.1.0");
+
+module! {
+    type: Migr,
+    name: "migr",
+    author: "migr developers",
+    description: "Live process migration between nodes",
+    license: "GPL",
+}
+
+struct Migr {
+    _family: netlink::Family,
+}
+
+impl kernel::Module for Migr {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let family = netlink::Family::register()?;
+        pr_info!(
+            "migr {} loaded (protocol {})\n",
+            MODULE_VERSION,
+            uapi_gen::PROTOCOL_VERSION
+        );
+        Ok(Migr { _family: family })
+    }
+}
+
+impl Drop for Migr {
+    fn drop(&mut self) {
+        pr_info!("migr unloading\n");
+    }
+}
