@@ -1,0 +1,139 @@
+//! Client of the module's `migr` generic netlink family (neli).
+
+use neli::{
+    consts::{
+        nl::{NlmF, NlmFFlags},
+        socket::NlFamily,
+    },
+    err::NlError,
+    genl::Genlmsghdr,
+    nl::{NlPayload, Nlmsghdr},
+    socket::NlSocketHandle,
+    types::{Buffer, GenlBuffer},
+};
+
+use crate::error::{CtlError, Result};
+use crate::info::ModuleInfo;
+use crate::uapi_gen as uapi;
+
+pub struct ModuleClient {
+    sock: NlSocketHandle,
+    family: u16,
+}
+
+/// Map a netlink error number from the kernel to what the user should read.
+fn errno_error(errno: i32) -> CtlError {
+    match errno.abs() {
+        libc_eperm if libc_eperm == nix::libc::EPERM => CtlError::PermissionDenied,
+        e => CtlError::Module(nix::errno::Errno::from_raw(e).desc().to_string()),
+    }
+}
+
+fn nl_error<T, P>(e: NlError<T, P>) -> CtlError
+where
+    T: std::fmt::Debug,
+    P: std::fmt::Debug,
+{
+    match e {
+        NlError::Nlmsgerr(m) => errno_error(m.error),
+        other => CtlError::Module(other.to_string()),
+    }
+}
+
+impl ModuleClient {
+    pub fn connect() -> Result<Self> {
+        let mut sock = NlSocketHandle::connect(NlFamily::Generic, None, &[])
+            .map_err(|e| CtlError::Module(format!("cannot open a generic netlink socket: {e}")))?;
+        let family = sock.resolve_genl_family(uapi::FAMILY_NAME).map_err(|e| {
+            if std::path::Path::new("/sys/module/migr").exists() {
+                CtlError::Module(format!("cannot resolve the migr family: {e}"))
+            } else {
+                CtlError::ModuleNotLoaded
+            }
+        })?;
+        Ok(ModuleClient { sock, family })
+    }
+
+    /// Send one command and return the attributes of its reply.
+    fn request(&mut self, cmd: u8) -> Result<Vec<(u16, Vec<u8>)>> {
+        let genl = Genlmsghdr::new(cmd, uapi::FAMILY_VERSION, GenlBuffer::<u16, Buffer>::new());
+        let msg = Nlmsghdr::new(
+            None,
+            self.family,
+            NlmFFlags::new(&[NlmF::Request]),
+            None,
+            None,
+            NlPayload::Payload(genl),
+        );
+        self.sock
+            .send(msg)
+            .map_err(|e| CtlError::Module(format!("cannot send to the module: {e}")))?;
+        let reply: Option<Nlmsghdr<u16, Genlmsghdr<u8, u16>>> =
+            self.sock.recv().map_err(nl_error)?;
+        match reply {
+            Some(m) => match m.nl_payload {
+                NlPayload::Payload(g) => Ok(g
+                    .get_attr_handle()
+                    .get_attrs()
+                    .iter()
+                    .map(|a| (a.nla_type.nla_type, a.nla_payload.as_ref().to_vec()))
+                    .collect()),
+                NlPayload::Err(e) => Err(errno_error(e.error)),
+                _ => Err(CtlError::Module("empty reply".into())),
+            },
+            None => Err(CtlError::Module("no reply from the module".into())),
+        }
+    }
+
+    pub fn info(&mut self) -> Result<ModuleInfo> {
+        let attrs = self.request(uapi::CMD_INFO_GET)?;
+        let mut info = ModuleInfo { module_version: String::new(), protocol_version: 0, features: 0 };
+        for (ty, payload) in &attrs {
+            let payload = payload.as_slice();
+            match *ty {
+                uapi::A_INFO_MODULE_VERSION => {
+                    info.module_version =
+                        String::from_utf8_lossy(payload).trim_end_matches('\0').to_string()
+                }
+                uapi::A_INFO_PROTOCOL_VERSION => info.protocol_version = read_u32(payload)?,
+                uapi::A_INFO_FEATURES => info.features = read_u64(payload)?,
+                _ => {}
+            }
+        }
+        if info.protocol_version == 0 {
+            return Err(CtlError::Module("reply lacks the protocol version".into()));
+        }
+        Ok(info)
+    }
+}
+
+pub(crate) fn read_u32(b: &[u8]) -> Result<u32> {
+    b.try_into()
+        .map(u32::from_ne_bytes)
+        .map_err(|_| CtlError::Module(format!("attribute of {} bytes where 4 were expected", b.len())))
+}
+
+pub(crate) fn read_u64(b: &[u8]) -> Result<u64> {
+    b.try_into()
+        .map(u64::from_ne_bytes)
+        .map_err(|_| CtlError::Module(format!("attribute of {} bytes where 8 were expected", b.len())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_attributes_check_their_length() {
+        assert_eq!(read_u32(&7u32.to_ne_bytes()).unwrap(), 7);
+        assert!(read_u32(&[1, 2]).is_err());
+        assert_eq!(read_u64(&9u64.to_ne_bytes()).unwrap(), 9);
+        assert!(read_u64(&[0; 4]).is_err());
+    }
+
+    #[test]
+    fn eperm_means_permission_denied() {
+        assert!(matches!(errno_error(-nix::libc::EPERM), CtlError::PermissionDenied));
+        assert!(matches!(errno_error(-nix::libc::EINVAL), CtlError::Module(_)));
+    }
+}

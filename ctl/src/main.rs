@@ -1,0 +1,94 @@
+//! migctl: the controller of migr. `info` asks the local module; `serve` is the node daemon;
+//! `ping` checks that another node's daemon answers and shares our cluster key.
+
+mod error;
+mod genl;
+mod info;
+mod peer;
+#[allow(dead_code)]
+mod uapi_gen;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use error::CtlError;
+
+#[derive(Parser)]
+#[command(name = "migctl", version, about = "Live process migration between Linux nodes")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show the local module's version, protocol version and features.
+    Info {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the node daemon: accept authenticated requests from other nodes.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:7070")]
+        listen: String,
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+    },
+    /// Check that NODE's daemon answers and is in our cluster.
+    Ping {
+        /// host or host:port of the other node's daemon.
+        node: String,
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the peer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Print a new random cluster key (copy the same file to every node).
+    Keygen,
+}
+
+fn run(cli: Cli) -> error::Result<()> {
+    match cli.cmd {
+        Cmd::Info { json } => {
+            let info = genl::ModuleClient::connect()?.info()?;
+            info.check_protocol()?;
+            println!("{}", if json { info.to_json() } else { info.to_text() });
+            Ok(())
+        }
+        Cmd::Serve { listen, key } => peer::serve::run(&listen, &peer::key::load(&key)?),
+        Cmd::Ping { node, key, json, timeout } => {
+            let pong = peer::ping::ping(&node, &peer::key::load(&key)?, timeout)?;
+            if json {
+                println!("{}", serde_json::to_string(&pong).map_err(|e| CtlError::Other(e.to_string()))?);
+            } else {
+                println!(
+                    "{}: node {} answered in {:.1} ms (module: {})",
+                    node,
+                    pong.node,
+                    pong.rtt_ms,
+                    pong.module.as_deref().unwrap_or("not loaded")
+                );
+            }
+            Ok(())
+        }
+        Cmd::Keygen => {
+            println!("{}", peer::key::generate()?);
+            Ok(())
+        }
+    }
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("migctl: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

@@ -1,0 +1,77 @@
+//! `migctl serve`: the node daemon. One thread per connection; every connection must pass the
+//! Noise handshake with the cluster key before any request is read. Refusals are logged with
+//! the peer's address.
+
+use log::{info, warn};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use super::channel::{Channel, ChannelError};
+use super::proto::{Request, Response};
+use crate::error::{CtlError, Result};
+
+/// A peer that connects and then says nothing is dropped after this long.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(listen: &str, key: &[u8; 32]) -> Result<()> {
+    let listener = TcpListener::bind(listen)
+        .map_err(|e| CtlError::Other(format!("cannot listen on {listen}: {e}")))?;
+    info!("migctl serve: listening on {listen}");
+    for conn in listener.incoming() {
+        match conn {
+            Ok(stream) => {
+                let key = *key;
+                std::thread::spawn(move || handle(stream, &key));
+            }
+            Err(e) => warn!("accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn handle(stream: TcpStream, key: &[u8; 32]) {
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let mut ch = match Channel::accept(stream, key) {
+        Ok(ch) => ch,
+        Err(ChannelError::Auth) => {
+            warn!("refused peer {peer}: authentication failed (wrong or missing cluster key)");
+            return;
+        }
+        Err(e) => {
+            warn!("refused peer {peer}: {e}");
+            return;
+        }
+    };
+    info!("peer {peer} authenticated");
+    loop {
+        let req: Request = match ch.recv() {
+            Ok(r) => r,
+            Err(ChannelError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+            Err(e) => {
+                warn!("peer {peer}: {e}");
+                return;
+            }
+        };
+        let resp = answer(req);
+        if let Err(e) = ch.send(&resp) {
+            warn!("peer {peer}: {e}");
+            return;
+        }
+    }
+}
+
+fn answer(req: Request) -> Response {
+    match req {
+        Request::Ping { nonce } => Response::Pong {
+            nonce,
+            node: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            module: crate::genl::ModuleClient::connect()
+                .and_then(|mut c| c.info())
+                .ok()
+                .map(|i| i.module_version),
+        },
+    }
+}
