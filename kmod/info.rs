@@ -25,6 +25,6 @@ fn info_get(info: *mut GenlInfo) -> Result {
 
 /// Doit of MIGR_CMD_INFO_GET, named by the generated ops table (migr_nl_gen.c).
 #[no_mangle]
-pub extern "C" fn migr_nl_info_get_doit(_skb: *mut bindings::sk_buff, info: *mut GenlInfo) -> c_int {
+pub(crate) extern "C" fn migr_nl_info_get_doit(_skb: *mut bindings::sk_buff, info: *mut GenlInfo) -> c_int {
     doit_result(info_get(info))
 }

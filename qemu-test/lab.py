@@ -1,0 +1,162 @@
+"""The migr lab: boots N QEMU/TCG nodes linked over loopback and drives them.
+
+Each node has two serial lines: ttyS0, the console, goes to a log file; ttyS1 goes to a Unix
+socket where the node's lab agent (rootfs/lab-agent) runs shell commands for us. Node 2..N
+listen for node 1's virtual network link on free loopback ports picked at run time, so two
+labs can run side by side.
+"""
+import base64
+import itertools
+import os
+import re
+import socket
+import subprocess
+import time
+
+# A console line matching this fails the scenario: kernel warnings, oopses, lockdep, KASAN.
+SPLAT = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|INFO: possible|INFO: task .* blocked|'
+                   r'KASAN|UBSAN|lockdep|circular locking|Call Trace|general protection')
+
+
+class LabError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    def __init__(self, lab, n):
+        self.lab, self.n = lab, n
+        self.name = f'node{n}'
+        self.addr = f'192.0.2.{n}'
+        self.console = os.path.join(lab.logdir, f'{self.name}.console.log')
+        self.sock_path = os.path.join(lab.rundir, f'{self.name}.ctl')
+        self.proc = None
+        self.sock = None
+        self.buf = b''
+        self.ids = itertools.count(1)
+
+    def qemu_cmd(self, netdev):
+        mac = f'52:54:00:00:00:{self.n:02x}'
+        return ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-smp', '1',
+                '-m', str(self.lab.mem_mb), '-display', 'none', '-monitor', 'none',
+                '-no-reboot', '-kernel', self.lab.kernel, '-initrd', self.lab.initrd,
+                '-append', f'console=ttyS0 panic=-1 oops=panic migr.node={self.n}'
+                           if self.lab.panic_on_oops else
+                           f'console=ttyS0 panic=-1 migr.node={self.n}',
+                '-chardev', f'file,id=con,path={self.console}', '-serial', 'chardev:con',
+                '-chardev', f'socket,id=ctl,path={self.sock_path},server=on,wait=off',
+                '-serial', 'chardev:ctl',
+                '-netdev', netdev, '-device', f'virtio-net-pci,netdev=n,mac={mac}']
+
+    def start(self, netdev):
+        self.proc = subprocess.Popen(self.qemu_cmd(netdev), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.console + '.qemu', 'w'))
+
+    def connect(self, deadline):
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise LabError(f'{self.name}: qemu exited ({self.proc.returncode}) during boot')
+            try:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(self.sock_path)
+                self.sock = s
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise LabError(f'{self.name}: control socket never appeared')
+        self._read_until(b'@@READY\n', deadline)
+
+    def _read_until(self, marker, deadline):
+        while marker not in self.buf:
+            left = deadline - time.time()
+            if left <= 0:
+                raise LabError(f'{self.name}: timed out waiting for the agent')
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise LabError(f'{self.name}: control line closed (node died?)')
+            self.buf += data
+        head, _, self.buf = self.buf.partition(marker)
+        return head
+
+    def sh(self, script, timeout=60):
+        """Run a shell script on the node; returns (rc, output)."""
+        i = next(self.ids)
+        self.sock.sendall(f'{i} {base64.b64encode(script.encode()).decode()}\n'.encode())
+        deadline = time.time() + timeout
+        self._read_until(f'@@BEGIN {i}\n'.encode(), deadline)
+        body = self._read_until(f'@@END {i} '.encode(), deadline)
+        rc = self._read_until(b'\n', deadline)
+        return int(rc), base64.b64decode(body).decode(errors='replace')
+
+    def ok(self, script, timeout=60):
+        """Run a script that must succeed; returns its output."""
+        rc, out = self.sh(script, timeout)
+        if rc != 0:
+            raise LabError(f'{self.name}: `{script}` exited {rc}: {out.strip()[-500:]}')
+        return out
+
+    def console_text(self):
+        try:
+            with open(self.console, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def stop(self):
+        if self.sock:
+            try:
+                self.sock.sendall(b'0 ' + base64.b64encode(b'sync; reboot -f') + b'\n')
+            except OSError:
+                pass
+        if self.proc:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Lab:
+    def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=512, panic_on_oops=False):
+        if nodes != 2:
+            raise LabError('this lab links exactly two nodes for now')
+        self.kernel, self.initrd, self.logdir = kernel, initrd, logdir
+        self.mem_mb, self.panic_on_oops = mem_mb, panic_on_oops
+        os.makedirs(logdir, exist_ok=True)
+        self.rundir = logdir
+        self.nodes = [Node(self, n) for n in range(1, nodes + 1)]
+
+    def node(self, n):
+        return self.nodes[n - 1]
+
+    def start(self, boot_timeout=120):
+        port = free_port()
+        # The listening side must exist before the connecting side starts.
+        self.node(2).start(f'socket,id=n,listen=127.0.0.1:{port}')
+        time.sleep(0.3)
+        self.node(1).start(f'socket,id=n,connect=127.0.0.1:{port}')
+        deadline = time.time() + boot_timeout
+        for node in self.nodes:
+            node.connect(deadline)
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+
+    def splats(self):
+        found = []
+        for node in self.nodes:
+            for line in node.console_text().splitlines():
+                if SPLAT.search(line):
+                    found.append(f'{node.name}: {line.strip()}')
+        return found
