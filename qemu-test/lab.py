@@ -58,6 +58,8 @@ class Node:
                                      stdout=subprocess.DEVNULL, stderr=open(self.console + '.qemu', 'w'))
 
     def connect(self, deadline):
+        """Attach to the control socket; must happen before the agent's @@READY is sent, since
+        QEMU drops what a socket chardev receives while no client is attached."""
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise LabError(f'{self.name}: qemu exited ({self.proc.returncode}) during boot')
@@ -70,6 +72,8 @@ class Node:
                 time.sleep(0.1)
         else:
             raise LabError(f'{self.name}: control socket never appeared')
+
+    def wait_ready(self, deadline):
         self._read_until(b'@@READY\n', deadline)
 
     def _read_until(self, marker, deadline):
@@ -148,6 +152,8 @@ class Lab:
         deadline = time.time() + boot_timeout
         for node in self.nodes:
             node.connect(deadline)
+        for node in self.nodes:
+            node.wait_ready(deadline)
 
     def stop(self):
         for node in self.nodes:
