@@ -3,6 +3,7 @@ what a user would check: the module's answers, exit codes, messages, bytes on th
 import json
 import os
 import re
+import time
 
 from lab import LabError
 
@@ -12,6 +13,16 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def expect(cond, why):
     if not cond:
         raise LabError(why)
+
+
+def wait_console(node, pattern, timeout=10):
+    """The serial console reaches its log file a little after the node writes it."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if re.search(pattern, node.console_text()):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def uapi_protocol_version():
@@ -76,8 +87,7 @@ def authenticated_ping(lab):
     rc, out = lab.node(1).sh('migctl keygen > /tmp/wrong.key && chmod 600 /tmp/wrong.key && '
                              'migctl ping --key /tmp/wrong.key 192.0.2.2', timeout=30)
     expect(rc == 9 and 'refused authentication' in out, f'rc {rc}: {out!r}')
-    log = lab.node(2).ok('true') and lab.node(2).console_text()
-    expect(re.search(r'refused peer 192\.0\.2\.1:\d+: authentication failed', log),
+    expect(wait_console(lab.node(2), r'refused peer 192\.0\.2\.1:\d+: authentication failed'),
            'node2 did not log the refusal')
     rc, out = lab.node(1).sh('migctl ping 192.0.2.99:7070 --timeout 2', timeout=30)
     expect(rc == 8 and 'unreachable' in out, f'rc {rc}: {out!r}')

@@ -1,0 +1,49 @@
+# migr: live process migration for Linux. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VARIANT ?= normal
+
+help:
+	@echo "make demo        set up, build, boot two nodes and show each one answering"
+	@echo "make test        set up, build, run every check: unit tests, uapi, lab (normal and debug kernels)"
+	@echo "make lab         boot two nodes for hands-on use (FILES='a b' copied to /root, CMD='...' run on node1)"
+	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
+	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
+	@echo "make kmod ctl    build migr.ko / migctl"
+	@echo "make uapi        regenerate the files derived from uapi/migr.yaml; check-uapi verifies them"
+
+setup:
+	@scripts/setup
+
+kernel: setup
+	@qemu-test/kernel/build $(VARIANT)
+
+kmod: setup
+	@qemu-test/prepare $(VARIANT) >/dev/null && echo "built build/$(VARIANT)/migr.ko"
+
+ctl:
+	cd ctl && cargo build --release
+
+uapi: setup
+	uapi/gen "$$(scripts/ksrc)"
+
+check-uapi: setup
+	uapi/gen "$$(scripts/ksrc)" --check
+
+unit: setup
+	cd ctl && cargo test --release 2>&1 | tail -n 3
+
+test: setup
+	scripts/test-all
+
+demo: setup
+	qemu-test/demo
+
+lab: setup
+	qemu-test/lab-shell $(if $(CMD),--cmd '$(CMD)') $(FILES)
+
+clean:
+	rm -rf build ctl/target
+	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
+
+.PHONY: help setup kernel kmod ctl uapi check-uapi unit test demo lab clean
