@@ -15,7 +15,7 @@ import time
 
 # A console line matching this fails the scenario: kernel warnings, oopses, lockdep, KASAN.
 SPLAT = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|INFO: possible|INFO: task .* blocked|'
-                   r'KASAN|UBSAN|lockdep|circular locking|Call Trace|general protection')
+                   r'UBSAN:|circular locking|Call Trace|general protection|DEBUG_LOCKS_WARN_ON')
 
 
 class LabError(Exception):
