@@ -6,7 +6,7 @@ VARIANT ?= normal
 help:
 	@echo "make demo        set up, build, boot two nodes and show each one answering"
 	@echo "make test        set up, build, run every check: unit tests, uapi, lab (normal and debug kernels)"
-	@echo "make lab         boot two nodes for hands-on use (FILES='a b' copied to /root, CMD='...' run on node1)"
+	@echo "make lab         boot two nodes, copy FILES='a b' to /root and run CMD='...' on node1"
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"
@@ -40,7 +40,7 @@ demo: setup
 	qemu-test/demo
 
 lab: setup
-	qemu-test/lab-shell $(if $(CMD),--cmd '$(CMD)') $(FILES)
+	MIGR_LAB_CMD='$(CMD)' qemu-test/demo $(FILES)
 
 clean:
 	rm -rf build ctl/target
