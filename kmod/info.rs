@@ -11,7 +11,7 @@ use crate::netlink::{doit_result, require_sys_admin, Reply};
 use crate::uapi_gen as uapi;
 
 /// Features this build supports.
-const FEATURES: u64 = uapi::FEATURE_INFO;
+const FEATURES: u64 = uapi::FEATURE_INFO | uapi::FEATURE_STOP_AND_COPY;
 
 fn info_get(info: *mut GenlInfo) -> Result {
     require_sys_admin()?;

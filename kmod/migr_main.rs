@@ -5,13 +5,22 @@
 //! - `uapi_gen`: constants of the `migr` generic netlink family (generated from uapi/migr.yaml);
 //! - `glue`: the `extern "C"` declarations of migr_glue.c, with safe wrappers;
 //! - `netlink`: the family's registration and reply building;
-//! - `info`: the `info-get` command.
+//! - `info`: the `info-get` command;
+//! - `freeze`: park a task, hand out its image, thaw or end it (source side);
+//! - `image`: the image of a frozen task in netlink attributes;
+//! - `thread`, `mm`: dump and restore of thread state and of the address space;
+//! - `restore`: rebuild an image in a stub process (target side).
 
 use kernel::prelude::*;
 
+mod freeze;
 mod glue;
+mod image;
 mod info;
+mod mm;
 mod netlink;
+mod restore;
+mod thread;
 #[allow(dead_code, unreachable_pub)]
 mod uapi_gen;
 
@@ -27,18 +36,22 @@ module! {
 }
 
 struct Migr {
+    // Field order is drop order: the family goes first so that no doit runs when the
+    // registry goes.
     _family: netlink::Family,
+    _registry: Pin<KBox<freeze::Registry>>,
 }
 
 impl kernel::Module for Migr {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        let registry = freeze::Registry::new()?;
         let family = netlink::Family::register()?;
         pr_info!(
             "migr {} loaded (protocol {})\n",
             MODULE_VERSION,
             uapi_gen::PROTOCOL_VERSION
         );
-        Ok(Migr { _family: family })
+        Ok(Migr { _family: family, _registry: registry })
     }
 }
 

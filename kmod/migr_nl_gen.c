@@ -10,12 +10,94 @@
 
 #include <uapi/linux/migr.h>
 
+/* Common nested types */
+const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1] = {
+	[MIGR_A_VMA_START] = { .type = NLA_U64, },
+	[MIGR_A_VMA_END] = { .type = NLA_U64, },
+	[MIGR_A_VMA_FLAGS] = { .type = NLA_U64, },
+	[MIGR_A_VMA_PGOFF] = { .type = NLA_U64, },
+	[MIGR_A_VMA_PATH] = { .type = NLA_NUL_STRING, },
+	[MIGR_A_VMA_KIND] = NLA_POLICY_MAX(NLA_U32, 5),
+};
+
+/* MIGR_CMD_FREEZE - do */
+static const struct nla_policy migr_freeze_nl_policy[MIGR_A_TASK_TIMEOUT_MS + 1] = {
+	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
+	[MIGR_A_TASK_TIMEOUT_MS] = { .type = NLA_U32, },
+};
+
+/* MIGR_CMD_THAW - do */
+static const struct nla_policy migr_thaw_nl_policy[MIGR_A_TASK_SESSION + 1] = {
+	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+};
+
+/* MIGR_CMD_COMMIT - do */
+static const struct nla_policy migr_commit_nl_policy[MIGR_A_TASK_SESSION + 1] = {
+	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+};
+
+/* MIGR_CMD_RESTORE - do */
+static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_FD + 1] = {
+	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+	[MIGR_A_TASK_FD] = { .type = NLA_U32, },
+	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 12),
+	[MIGR_A_TASK_REFUSAL_ADDR] = { .type = NLA_U64, },
+	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
+	[MIGR_A_TASK_COMM] = { .type = NLA_NUL_STRING, },
+	[MIGR_A_TASK_REGS] = NLA_POLICY_EXACT_LEN(216),
+	[MIGR_A_TASK_XSTATE] = { .type = NLA_BINARY, },
+	[MIGR_A_TASK_SIGMASK] = { .type = NLA_U64, },
+	[MIGR_A_TASK_SIGACTIONS] = NLA_POLICY_EXACT_LEN(2048),
+	[MIGR_A_TASK_SAS_SP] = { .type = NLA_U64, },
+	[MIGR_A_TASK_SAS_SIZE] = { .type = NLA_U64, },
+	[MIGR_A_TASK_SAS_FLAGS] = { .type = NLA_U32, },
+	[MIGR_A_TASK_CLEAR_CHILD_TID] = { .type = NLA_U64, },
+	[MIGR_A_TASK_ROBUST_LIST] = { .type = NLA_U64, },
+	[MIGR_A_TASK_ROBUST_LIST_LEN] = { .type = NLA_U64, },
+	[MIGR_A_TASK_RSEQ] = { .type = NLA_U64, },
+	[MIGR_A_TASK_RSEQ_LEN] = { .type = NLA_U32, },
+	[MIGR_A_TASK_RSEQ_SIG] = { .type = NLA_U32, },
+	[MIGR_A_TASK_RESTART] = NLA_POLICY_MAX(NLA_U32, 1),
+	[MIGR_A_TASK_RESTART_REMAINING_NS] = { .type = NLA_U64, },
+	[MIGR_A_TASK_MM] = NLA_POLICY_EXACT_LEN(96),
+	[MIGR_A_TASK_AUXV] = { .type = NLA_BINARY, },
+	[MIGR_A_TASK_VMA] = NLA_POLICY_NESTED(migr_vma_nl_policy),
+};
+
 /* Ops table for migr */
 static const struct genl_split_ops migr_nl_ops[] = {
 	{
 		.cmd	= MIGR_CMD_INFO_GET,
 		.doit	= migr_nl_info_get_doit,
 		.flags	= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_FREEZE,
+		.doit		= migr_nl_freeze_doit,
+		.policy		= migr_freeze_nl_policy,
+		.maxattr	= MIGR_A_TASK_TIMEOUT_MS,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_THAW,
+		.doit		= migr_nl_thaw_doit,
+		.policy		= migr_thaw_nl_policy,
+		.maxattr	= MIGR_A_TASK_SESSION,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_COMMIT,
+		.doit		= migr_nl_commit_doit,
+		.policy		= migr_commit_nl_policy,
+		.maxattr	= MIGR_A_TASK_SESSION,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_RESTORE,
+		.doit		= migr_nl_restore_doit,
+		.policy		= migr_restore_nl_policy,
+		.maxattr	= MIGR_A_TASK_FD,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

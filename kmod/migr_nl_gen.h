@@ -11,7 +11,14 @@
 
 #include <uapi/linux/migr.h>
 
+/* Common nested types */
+extern const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1];
+
 int migr_nl_info_get_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_freeze_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_thaw_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_commit_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_restore_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern struct genl_family migr_nl_family;
 

@@ -68,6 +68,42 @@ impl Reply {
         Ok(Reply { skb, hdr, info })
     }
 
+    /// Like `new`, for a reply of about `size` bytes (an image with many mappings).
+    ///
+    /// # Safety
+    /// As for `new`.
+    pub(crate) unsafe fn with_size(info: *mut GenlInfo, size: usize) -> Result<Self> {
+        let mut hdr = ptr::null_mut();
+        // SAFETY: `info` is valid per this function's contract; `hdr` is a valid out pointer.
+        let skb = unsafe { glue::migr_reply_new_size(info, &mut hdr, size) };
+        if skb.is_null() {
+            return Err(code::ENOMEM);
+        }
+        Ok(Reply { skb, hdr, info })
+    }
+
+    pub(crate) fn put_bytes(&mut self, ty: u16, data: &[u8]) -> Result {
+        let len = c_int::try_from(data.len()).map_err(|_| code::E2BIG)?;
+        // SAFETY: `self.skb` is a live message owned by this `Reply`; `data` is readable for
+        // `len` bytes.
+        to_result(unsafe { glue::migr_reply_put(self.skb, ty, data.as_ptr().cast(), len) })
+    }
+
+    /// Open a nested attribute; close it with `nest_end`.
+    pub(crate) fn nest_start(&mut self, ty: u16) -> Result<Nest> {
+        // SAFETY: `self.skb` is a live message owned by this `Reply`.
+        let nest = unsafe { glue::migr_reply_nest_start(self.skb, ty) };
+        if nest.is_null() {
+            return Err(code::E2BIG);
+        }
+        Ok(Nest(nest))
+    }
+
+    pub(crate) fn nest_end(&mut self, nest: Nest) {
+        // SAFETY: `nest` was opened on this message by `nest_start`.
+        unsafe { glue::migr_reply_nest_end(self.skb, nest.0) };
+    }
+
     pub(crate) fn put_u32(&mut self, ty: u16, value: u32) -> Result {
         // SAFETY: `self.skb` is a live message owned by this `Reply`.
         to_result(unsafe { glue::migr_reply_put_u32(self.skb, ty, value) })
@@ -96,6 +132,117 @@ impl Drop for Reply {
     fn drop(&mut self) {
         // SAFETY: the message was never sent (`send` bypasses drop), so it is still ours.
         unsafe { glue::migr_reply_free(self.skb) };
+    }
+}
+
+/// An open nested attribute of a `Reply`.
+pub(crate) struct Nest(*mut c_void);
+
+/// The attributes of a request, valid while its doit runs. The policy generated from the
+/// spec has already checked types and lengths.
+#[derive(Clone, Copy)]
+pub(crate) struct Request {
+    info: *mut GenlInfo,
+}
+
+/// One attribute of a request (or of a nest in it).
+#[derive(Clone, Copy)]
+pub(crate) struct Attr(*const glue::NlAttr);
+
+impl Attr {
+    pub(crate) fn u32(self) -> u32 {
+        // SAFETY: `Attr` only wraps attributes of a request whose doit is running, and the
+        // policy checked the type before the doit was called.
+        unsafe { glue::migr_attr_u32(self.0) }
+    }
+
+    pub(crate) fn u64(self) -> u64 {
+        // SAFETY: as in `u32`.
+        unsafe { glue::migr_attr_u64(self.0) }
+    }
+
+    pub(crate) fn bytes<'a>(self) -> &'a [u8] {
+        let mut len: c_int = 0;
+        // SAFETY: as in `u32`; the payload stays valid while the doit runs, which bounds
+        // every use of the returned slice (callers copy what they keep).
+        unsafe {
+            let data = glue::migr_attr_data(self.0, &mut len);
+            core::slice::from_raw_parts(data.cast::<u8>(), usize::try_from(len).unwrap_or(0))
+        }
+    }
+
+    /// A NUL-terminated string attribute, without its NUL.
+    pub(crate) fn string<'a>(self) -> &'a [u8] {
+        let b = self.bytes();
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        &b[..end]
+    }
+}
+
+impl Request {
+    /// # Safety
+    /// `info` must be the `genl_info` of the running doit, and the `Request` must not be used
+    /// after the doit returns.
+    pub(crate) unsafe fn new(info: *mut GenlInfo) -> Self {
+        Request { info }
+    }
+
+    pub(crate) fn get(&self, ty: u16) -> Option<Attr> {
+        // SAFETY: `info` is valid (see `new`) and `ty` is at most the op's maxattr, since
+        // every caller passes an attribute of the op's own set.
+        let a = unsafe { glue::migr_attr(self.info, c_int::from(ty)) };
+        (!a.is_null()).then_some(Attr(a))
+    }
+
+    pub(crate) fn u32(&self, ty: u16) -> Option<u32> {
+        self.get(ty).map(Attr::u32)
+    }
+
+    pub(crate) fn u64(&self, ty: u16) -> Option<u64> {
+        self.get(ty).map(Attr::u64)
+    }
+
+    /// Every top-level attribute of type `ty`, in message order (for multi-attr nests).
+    pub(crate) fn all(&self, ty: u16) -> AttrIter {
+        AttrIter { req: *self, ty, prev: ptr::null(), done: false }
+    }
+
+    /// Parse a nested `vma` attribute into its members (indexed by attribute type).
+    pub(crate) fn parse_vma(nest: Attr, tb: &mut [*const glue::NlAttr]) -> Result {
+        let max = c_int::try_from(tb.len()).map_err(|_| code::EINVAL)? - 1;
+        // SAFETY: `nest` is an attribute of the running request, `tb` has room for `max + 1`
+        // entries, and the nested policy is the generated one for this attribute set.
+        to_result(unsafe { glue::migr_attr_parse_vma(nest.0, tb.as_mut_ptr(), max) })
+    }
+
+    pub(crate) fn member(tb: &[*const glue::NlAttr], ty: u16) -> Option<Attr> {
+        tb.get(usize::from(ty)).filter(|a| !a.is_null()).map(|a| Attr(*a))
+    }
+}
+
+pub(crate) struct AttrIter {
+    req: Request,
+    ty: u16,
+    prev: *const glue::NlAttr,
+    done: bool,
+}
+
+impl Iterator for AttrIter {
+    type Item = Attr;
+
+    fn next(&mut self) -> Option<Attr> {
+        if self.done {
+            return None;
+        }
+        // SAFETY: `info` is valid while the doit runs (see `Request::new`); `prev` is null or
+        // an attribute returned by the previous call on the same message.
+        let a = unsafe { glue::migr_attr_next(self.req.info, self.prev, c_int::from(self.ty)) };
+        if a.is_null() {
+            self.done = true;
+            return None;
+        }
+        self.prev = a;
+        Some(Attr(a))
     }
 }
 

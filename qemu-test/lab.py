@@ -131,7 +131,7 @@ class Node:
 
 
 class Lab:
-    def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=512, panic_on_oops=False):
+    def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False):
         if nodes != 2:
             raise LabError('this lab links exactly two nodes for now')
         self.kernel, self.initrd, self.logdir = kernel, initrd, logdir

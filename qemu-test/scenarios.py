@@ -93,5 +93,5 @@ def authenticated_ping(lab):
     expect(rc == 8 and 'unreachable' in out, f'rc {rc}: {out!r}')
 
 
-ALL = [module_loads, info_answers, unprivileged_eperm, rmmod_clean, nodes_reach_each_other,
-       authenticated_ping]
+BASE = [module_loads, info_answers, unprivileged_eperm, rmmod_clean, nodes_reach_each_other,
+        authenticated_ping]

@@ -21,6 +21,10 @@ pub enum CtlError {
     AuthFailed { peer: String },
     #[error("peer {peer}: {reason}")]
     Peer { peer: String, reason: String },
+    #[error("migration refused: {0}")]
+    Refused(String),
+    #[error("migration failed, the process carries on at home: {0}")]
+    Failed(String),
     #[error("{0}")]
     Other(String),
 }
@@ -38,6 +42,8 @@ impl CtlError {
             CtlError::PeerUnreachable { .. } => 8,
             CtlError::AuthFailed { .. } => 9,
             CtlError::Peer { .. } => 10,
+            CtlError::Refused(_) => 11,
+            CtlError::Failed(_) => 12,
         }
     }
 }
@@ -60,6 +66,8 @@ mod tests {
             CtlError::PeerUnreachable { peer: String::new(), reason: String::new() },
             CtlError::AuthFailed { peer: String::new() },
             CtlError::Peer { peer: String::new(), reason: String::new() },
+            CtlError::Refused(String::new()),
+            CtlError::Failed(String::new()),
         ];
         let mut codes: Vec<i32> = all.iter().map(|e| e.exit_code()).collect();
         assert!(!codes.contains(&0) && !codes.contains(&2));

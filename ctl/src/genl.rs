@@ -6,7 +6,7 @@ use neli::{
         socket::NlFamily,
     },
     err::NlError,
-    genl::Genlmsghdr,
+    genl::{Genlmsghdr, Nlattr},
     nl::{NlPayload, Nlmsghdr},
     socket::NlSocketHandle,
     types::{Buffer, GenlBuffer},
@@ -54,13 +54,35 @@ impl ModuleClient {
         Ok(ModuleClient { sock, family })
     }
 
-    /// Send one command and return the attributes of its reply.
+    /// Send one command with the given attributes (nested ones marked by `nested`) and
+    /// return the attributes of its reply (nested payloads raw).
+    fn request_with(&mut self, cmd: u8, attrs: &[(u16, bool, Vec<u8>)]) -> Result<Vec<(u16, Vec<u8>)>> {
+        let mut buf = GenlBuffer::<u16, Buffer>::new();
+        for (ty, nested, payload) in attrs {
+            let a = Nlattr::new(*nested, false, *ty, Buffer::from(payload.as_slice()))
+                .map_err(|e| CtlError::Module(format!("cannot build attribute {ty}: {e}")))?;
+            buf.push(a);
+        }
+        // Commands without a reply message are acknowledged instead (an empty result).
+        let ack = !matches!(cmd, uapi::CMD_FREEZE | uapi::CMD_RESTORE | uapi::CMD_INFO_GET);
+        self.send_recv(cmd, buf, ack)
+    }
+
     fn request(&mut self, cmd: u8) -> Result<Vec<(u16, Vec<u8>)>> {
-        let genl = Genlmsghdr::new(cmd, uapi::FAMILY_VERSION, GenlBuffer::<u16, Buffer>::new());
+        self.send_recv(cmd, GenlBuffer::<u16, Buffer>::new(), false)
+    }
+
+    fn send_recv(
+        &mut self,
+        cmd: u8,
+        attrs: GenlBuffer<u16, Buffer>,
+        ack: bool,
+    ) -> Result<Vec<(u16, Vec<u8>)>> {
+        let genl = Genlmsghdr::new(cmd, uapi::FAMILY_VERSION, attrs);
         let msg = Nlmsghdr::new(
             None,
             self.family,
-            NlmFFlags::new(&[NlmF::Request]),
+            NlmFFlags::new(if ack { &[NlmF::Request, NlmF::Ack] } else { &[NlmF::Request] }),
             None,
             None,
             NlPayload::Payload(genl),
@@ -72,6 +94,7 @@ impl ModuleClient {
             self.sock.recv().map_err(nl_error)?;
         match reply {
             Some(m) => match m.nl_payload {
+                NlPayload::Ack(_) => Ok(Vec::new()),
                 NlPayload::Payload(g) => Ok(g
                     .get_attr_handle()
                     .get_attrs()
@@ -83,6 +106,42 @@ impl ModuleClient {
             },
             None => Err(CtlError::Module("no reply from the module".into())),
         }
+    }
+
+    /// Freeze `pid` (see uapi/migr.yaml `freeze`): the reply's attributes.
+    pub fn freeze(&mut self, pid: u32, timeout_ms: u32) -> Result<Vec<(u16, Vec<u8>)>> {
+        self.request_with(
+            uapi::CMD_FREEZE,
+            &[
+                (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_TIMEOUT_MS, false, timeout_ms.to_ne_bytes().to_vec()),
+            ],
+        )
+    }
+
+    pub fn thaw(&mut self, session: u32) -> Result<()> {
+        self.request_with(uapi::CMD_THAW, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
+            .map(|_| ())
+    }
+
+    pub fn commit(&mut self, session: u32) -> Result<()> {
+        self.request_with(uapi::CMD_COMMIT, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
+            .map(|_| ())
+    }
+
+    /// Hand an image to the module: (control fd, stub fd), both installed in this process.
+    pub fn restore(&mut self, image: &[(u16, Vec<u8>)]) -> Result<(i32, i32)> {
+        let attrs: Vec<(u16, bool, Vec<u8>)> =
+            image.iter().map(|(t, p)| (*t, *t == uapi::A_TASK_VMA, p.clone())).collect();
+        let reply = self.request_with(uapi::CMD_RESTORE, &attrs)?;
+        let get = |ty| {
+            reply
+                .iter()
+                .find(|(t, _)| *t == ty)
+                .ok_or_else(|| CtlError::Module("restore reply lacks a descriptor".into()))
+                .and_then(|(_, p)| read_u32(p))
+        };
+        Ok((get(uapi::A_TASK_FD)? as i32, get(uapi::A_TASK_STUB_FD)? as i32))
     }
 
     pub fn info(&mut self) -> Result<ModuleInfo> {

@@ -1,9 +1,15 @@
 //! migctl: the controller of migr. `info` asks the local module; `serve` is the node daemon;
-//! `ping` checks that another node's daemon answers and shares our cluster key.
+//! `ping` checks that another node's daemon answers and shares our cluster key; `migrate`
+//! moves a process to another node; `ps` lists migrations.
 
+mod client;
+mod daemon_local;
 mod error;
 mod genl;
+mod image;
 mod info;
+mod local;
+mod migrate;
 mod peer;
 #[allow(dead_code)]
 mod uapi_gen;
@@ -50,6 +56,23 @@ enum Cmd {
     },
     /// Print a new random cluster key (copy the same file to every node).
     Keygen,
+    /// Move a running process to another node (stop-and-copy): it carries on there from
+    /// where it stopped. A refused or failed migration leaves it running here, untouched.
+    Migrate {
+        pid: u32,
+        /// host or host:port of the target node's daemon.
+        #[arg(long)]
+        to: String,
+        /// Seconds the process may take to stop, and may stay stopped before it resumes
+        /// here on its own.
+        #[arg(long, default_value_t = 60)]
+        freeze_timeout: u32,
+    },
+    /// List migrations in and out of this node.
+    Ps {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn run(cli: Cli) -> error::Result<()> {
@@ -76,6 +99,8 @@ fn run(cli: Cli) -> error::Result<()> {
             }
             Ok(())
         }
+        Cmd::Migrate { pid, to, freeze_timeout } => client::migrate(pid, &to, freeze_timeout.saturating_mul(1000)),
+        Cmd::Ps { json } => client::ps(json),
         Cmd::Keygen => {
             println!("{}", peer::key::generate()?);
             Ok(())

@@ -4,16 +4,97 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+pub const MAX_VMAS: u32 = 1024;
+pub const IOC_RESTORE: u32 = 19713;
+pub const IOC_GO: u32 = 19714;
+pub const IOC_STATUS: u32 = 19715;
+
+/// restore-state
+pub const RESTORE_STATE_PREPARED: u32 = 0;
+pub const RESTORE_STATE_BUILDING: u32 = 1;
+pub const RESTORE_STATE_LAYOUT_READY: u32 = 2;
+pub const RESTORE_STATE_GO: u32 = 3;
+pub const RESTORE_STATE_RUNNING: u32 = 4;
 
 /// What this module can do; migctl checks a bit before using a command.
 pub const FEATURE_INFO: u64 = 0x1;
+pub const FEATURE_STOP_AND_COPY: u64 = 0x2;
+
+/// Why freeze refused a task; the task is left exactly as it was.
+pub const REFUSAL_NONE: u32 = 0;
+pub const REFUSAL_NO_SUCH_PID: u32 = 1;
+pub const REFUSAL_KERNEL_THREAD: u32 = 2;
+pub const REFUSAL_INIT: u32 = 3;
+pub const REFUSAL_MULTI_THREADED: u32 = 4;
+pub const REFUSAL_PTRACED: u32 = 5;
+pub const REFUSAL_EXITING: u32 = 6;
+pub const REFUSAL_SHARED_MEMORY: u32 = 7;
+pub const REFUSAL_DEVICE_MAPPING: u32 = 8;
+pub const REFUSAL_TOO_MANY_VMAS: u32 = 9;
+pub const REFUSAL_ALREADY_FROZEN: u32 = 10;
+pub const REFUSAL_FREEZE_TIMEOUT: u32 = 11;
+pub const REFUSAL_SELF: u32 = 12;
+
+/// What a frozen task was doing in the kernel when it stopped.
+pub const RESTART_NONE: u32 = 0;
+pub const RESTART_NANOSLEEP: u32 = 1;
+
+/// vma-kind
+pub const VMA_KIND_ANON: u32 = 0;
+pub const VMA_KIND_FILE: u32 = 1;
+pub const VMA_KIND_HEAP: u32 = 2;
+pub const VMA_KIND_STACK: u32 = 3;
+pub const VMA_KIND_VDSO: u32 = 4;
+pub const VMA_KIND_VVAR: u32 = 5;
 
 /// Commands (genl cmd numbers).
 pub const CMD_INFO_GET: u8 = 1;
+pub const CMD_FREEZE: u8 = 2;
+pub const CMD_THAW: u8 = 3;
+pub const CMD_COMMIT: u8 = 4;
+pub const CMD_RESTORE: u8 = 5;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;
 pub const A_INFO_PROTOCOL_VERSION: u16 = 2;
 pub const A_INFO_FEATURES: u16 = 3;
 pub const A_INFO_PAD: u16 = 4;
+
+/// Attributes of the `task` set.
+pub const A_TASK_PID: u16 = 1;
+pub const A_TASK_TIMEOUT_MS: u16 = 2;
+pub const A_TASK_SESSION: u16 = 3;
+pub const A_TASK_REFUSAL: u16 = 4;
+pub const A_TASK_REFUSAL_ADDR: u16 = 5;
+pub const A_TASK_PAD: u16 = 6;
+pub const A_TASK_COMM: u16 = 7;
+pub const A_TASK_REGS: u16 = 8;
+pub const A_TASK_XSTATE: u16 = 9;
+pub const A_TASK_SIGMASK: u16 = 10;
+pub const A_TASK_SIGACTIONS: u16 = 11;
+pub const A_TASK_SAS_SP: u16 = 12;
+pub const A_TASK_SAS_SIZE: u16 = 13;
+pub const A_TASK_SAS_FLAGS: u16 = 14;
+pub const A_TASK_CLEAR_CHILD_TID: u16 = 15;
+pub const A_TASK_ROBUST_LIST: u16 = 16;
+pub const A_TASK_ROBUST_LIST_LEN: u16 = 17;
+pub const A_TASK_RSEQ: u16 = 18;
+pub const A_TASK_RSEQ_LEN: u16 = 19;
+pub const A_TASK_RSEQ_SIG: u16 = 20;
+pub const A_TASK_RESTART: u16 = 21;
+pub const A_TASK_RESTART_REMAINING_NS: u16 = 22;
+pub const A_TASK_MM: u16 = 23;
+pub const A_TASK_AUXV: u16 = 24;
+pub const A_TASK_VMA: u16 = 25;
+pub const A_TASK_FD: u16 = 26;
+pub const A_TASK_STUB_FD: u16 = 27;
+
+/// Attributes of the `vma` set.
+pub const A_VMA_START: u16 = 1;
+pub const A_VMA_END: u16 = 2;
+pub const A_VMA_FLAGS: u16 = 3;
+pub const A_VMA_PGOFF: u16 = 4;
+pub const A_VMA_PATH: u16 = 5;
+pub const A_VMA_KIND: u16 = 6;
+pub const A_VMA_PAD: u16 = 7;

@@ -87,6 +87,12 @@ impl Channel {
         Ok(Channel { stream, noise, buf })
     }
 
+    /// Bound every later read and write: a silent peer becomes an error, never a hang.
+    pub fn set_timeout(&self, t: std::time::Duration) -> std::io::Result<()> {
+        self.stream.set_read_timeout(Some(t))?;
+        self.stream.set_write_timeout(Some(t))
+    }
+
     fn send_frame(&mut self, plain: &[u8]) -> Result<(), ChannelError> {
         let n = self.noise.write_message(plain, &mut self.buf).map_err(|_| ChannelError::Auth)?;
         write_frame(&mut self.stream, &self.buf[..n])?;

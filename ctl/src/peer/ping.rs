@@ -52,5 +52,6 @@ pub fn ping(node: &str, key: &[u8; 32], timeout_s: u64) -> Result<Pong> {
         }),
         Response::Pong { .. } => Err(CtlError::Peer { peer: node.into(), reason: "answered another nonce".into() }),
         Response::Error(m) => Err(CtlError::Peer { peer: node.into(), reason: m }),
+        other => Err(CtlError::Peer { peer: node.into(), reason: format!("unexpected answer {other:?}") }),
     }
 }

@@ -1,17 +1,77 @@
 //! Messages between node daemons. Versioned: the handshake carries WIRE_VERSION and a daemon
 //! refuses a peer of another version.
+//!
+//! A migration on one connection, source -> target:
+//!   Restore(offer)  -> Ready | Refused(reason)      (target checks pid, files; builds layout)
+//!   Pages(batch)*   (no answer; TCP flow control paces the stream)
+//!   Go              -> Running { pid } | Error       (target resumes the task)
+//! Any error or a broken link before Running: the target discards the stub, the source
+//! thaws the original.
 
 use serde::{Deserialize, Serialize};
 
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
+
+/// A file the image maps, named by path and identified by content.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileId {
+    pub path: String,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// How an open descriptor of the original is recreated on the target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum FdSpec {
+    /// A regular file at this path: reopened with these flags (O_CREAT added for writers)
+    /// at this position.
+    File { fd: i32, path: String, flags: i32, pos: u64 },
+    /// Standard input/output that is not a file (terminal, pipe, socket) on the home node:
+    /// input from /dev/null, output to /var/log/migr/PID.out on the target, until the
+    /// home-node forwarding exists.
+    Detached { fd: i32, what: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub uid: [u32; 3],
+    pub gid: [u32; 3],
+    pub groups: Vec<u32>,
+    pub cwd: String,
+    /// (resource, soft, hard) for every RLIMIT_*.
+    pub rlimits: Vec<(u32, u64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestoreOffer {
+    pub source_node: String,
+    pub pid: u32,
+    /// The module's image attributes (uapi/migr.yaml set `task`), raw.
+    pub attrs: Vec<(u16, Vec<u8>)>,
+    pub files: Vec<FileId>,
+    pub fds: Vec<FdSpec>,
+    pub identity: Identity,
+}
+
+/// Contiguous runs of page contents: (start address, bytes, a multiple of 4096).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PageBatch {
+    pub runs: Vec<(u64, Vec<u8>)>,
+}
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Request {
     Ping { nonce: u64 },
+    Restore(Box<RestoreOffer>),
+    Pages(PageBatch),
+    Go,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Response {
     Pong { nonce: u64, node: String, module: Option<String> },
     Error(String),
+    Ready,
+    Refused(String),
+    Running { pid: u32 },
 }

@@ -17,6 +17,7 @@ pub fn run(listen: &str, key: &[u8; 32]) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .map_err(|e| CtlError::Other(format!("cannot listen on {listen}: {e}")))?;
     info!("migctl serve: listening on {listen}");
+    crate::daemon_local::start(*key)?;
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
@@ -44,6 +45,10 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
         }
     };
     info!("peer {peer} authenticated");
+    if let Err(e) = ch.set_timeout(crate::migrate::source::PEER_TIMEOUT) {
+        warn!("peer {peer}: {e}");
+        return;
+    }
     loop {
         let req: Request = match ch.recv() {
             Ok(r) => r,
@@ -53,7 +58,13 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
                 return;
             }
         };
-        let resp = answer(req);
+        let resp = match req {
+            Request::Restore(offer) => {
+                crate::migrate::target::restore(&mut ch, *offer, &peer);
+                continue;
+            }
+            other => answer(other),
+        };
         if let Err(e) = ch.send(&resp) {
             warn!("peer {peer}: {e}");
             return;
@@ -63,6 +74,9 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
 
 fn answer(req: Request) -> Response {
     match req {
+        Request::Restore(_) | Request::Pages(_) | Request::Go => {
+            Response::Error("no migration in progress on this connection".into())
+        }
         Request::Ping { nonce } => Response::Pong {
             nonce,
             node: nix::unistd::gethostname()

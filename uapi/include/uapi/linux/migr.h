@@ -9,15 +9,80 @@
 #define MIGR_FAMILY_NAME	"migr"
 #define MIGR_FAMILY_VERSION	1
 
-#define MIGR_PROTOCOL_VERSION	1
+#define MIGR_PROTOCOL_VERSION	2
+#define MIGR_MAX_VMAS		1024
+#define MIGR_IOC_RESTORE	19713
+#define MIGR_IOC_GO		19714
+#define MIGR_IOC_STATUS		19715
+
+enum migr_restore_state {
+	MIGR_RESTORE_STATE_PREPARED,
+	MIGR_RESTORE_STATE_BUILDING,
+	MIGR_RESTORE_STATE_LAYOUT_READY,
+	MIGR_RESTORE_STATE_GO,
+	MIGR_RESTORE_STATE_RUNNING,
+};
 
 /**
  * enum migr_feature - What this module can do; migctl checks a bit before
  *   using a command.
  * @MIGR_FEATURE_INFO: The info-get command.
+ * @MIGR_FEATURE_STOP_AND_COPY: The freeze, thaw, commit and restore commands
+ *   (eager memory transfer).
  */
 enum migr_feature {
 	MIGR_FEATURE_INFO = 1,
+	MIGR_FEATURE_STOP_AND_COPY = 2,
+};
+
+/**
+ * enum migr_refusal - Why freeze refused a task; the task is left exactly as
+ *   it was.
+ * @MIGR_REFUSAL_INIT: Pid 1 of its namespace.
+ * @MIGR_REFUSAL_SHARED_MEMORY: A MAP_SHARED or SysV shared memory mapping
+ *   (refusal-addr says where).
+ * @MIGR_REFUSAL_DEVICE_MAPPING: A VM_IO/VM_PFNMAP/VM_MIXEDMAP mapping
+ *   (refusal-addr says where).
+ * @MIGR_REFUSAL_FREEZE_TIMEOUT: The task did not reach a user-mode boundary in
+ *   time (stopped, or in D state).
+ * @MIGR_REFUSAL_SELF: The caller asked to freeze itself.
+ */
+enum migr_refusal {
+	MIGR_REFUSAL_NONE,
+	MIGR_REFUSAL_NO_SUCH_PID,
+	MIGR_REFUSAL_KERNEL_THREAD,
+	MIGR_REFUSAL_INIT,
+	MIGR_REFUSAL_MULTI_THREADED,
+	MIGR_REFUSAL_PTRACED,
+	MIGR_REFUSAL_EXITING,
+	MIGR_REFUSAL_SHARED_MEMORY,
+	MIGR_REFUSAL_DEVICE_MAPPING,
+	MIGR_REFUSAL_TOO_MANY_VMAS,
+	MIGR_REFUSAL_ALREADY_FROZEN,
+	MIGR_REFUSAL_FREEZE_TIMEOUT,
+	MIGR_REFUSAL_SELF,
+};
+
+/**
+ * enum migr_restart - What a frozen task was doing in the kernel when it
+ *   stopped.
+ * @MIGR_RESTART_NONE: Nothing to redo, or a plain restart already encoded in
+ *   the registers.
+ * @MIGR_RESTART_NANOSLEEP: nanosleep/clock_nanosleep (relative);
+ *   restart-remaining-ns says how long is left.
+ */
+enum migr_restart {
+	MIGR_RESTART_NONE,
+	MIGR_RESTART_NANOSLEEP,
+};
+
+enum migr_vma_kind {
+	MIGR_VMA_KIND_ANON,
+	MIGR_VMA_KIND_FILE,
+	MIGR_VMA_KIND_HEAP,
+	MIGR_VMA_KIND_STACK,
+	MIGR_VMA_KIND_VDSO,
+	MIGR_VMA_KIND_VVAR,
 };
 
 enum {
@@ -31,7 +96,57 @@ enum {
 };
 
 enum {
+	MIGR_A_TASK_PID = 1,
+	MIGR_A_TASK_TIMEOUT_MS,
+	MIGR_A_TASK_SESSION,
+	MIGR_A_TASK_REFUSAL,
+	MIGR_A_TASK_REFUSAL_ADDR,
+	MIGR_A_TASK_PAD,
+	MIGR_A_TASK_COMM,
+	MIGR_A_TASK_REGS,
+	MIGR_A_TASK_XSTATE,
+	MIGR_A_TASK_SIGMASK,
+	MIGR_A_TASK_SIGACTIONS,
+	MIGR_A_TASK_SAS_SP,
+	MIGR_A_TASK_SAS_SIZE,
+	MIGR_A_TASK_SAS_FLAGS,
+	MIGR_A_TASK_CLEAR_CHILD_TID,
+	MIGR_A_TASK_ROBUST_LIST,
+	MIGR_A_TASK_ROBUST_LIST_LEN,
+	MIGR_A_TASK_RSEQ,
+	MIGR_A_TASK_RSEQ_LEN,
+	MIGR_A_TASK_RSEQ_SIG,
+	MIGR_A_TASK_RESTART,
+	MIGR_A_TASK_RESTART_REMAINING_NS,
+	MIGR_A_TASK_MM,
+	MIGR_A_TASK_AUXV,
+	MIGR_A_TASK_VMA,
+	MIGR_A_TASK_FD,
+	MIGR_A_TASK_STUB_FD,
+
+	__MIGR_A_TASK_MAX,
+	MIGR_A_TASK_MAX = (__MIGR_A_TASK_MAX - 1)
+};
+
+enum {
+	MIGR_A_VMA_START = 1,
+	MIGR_A_VMA_END,
+	MIGR_A_VMA_FLAGS,
+	MIGR_A_VMA_PGOFF,
+	MIGR_A_VMA_PATH,
+	MIGR_A_VMA_KIND,
+	MIGR_A_VMA_PAD,
+
+	__MIGR_A_VMA_MAX,
+	MIGR_A_VMA_MAX = (__MIGR_A_VMA_MAX - 1)
+};
+
+enum {
 	MIGR_CMD_INFO_GET = 1,
+	MIGR_CMD_FREEZE,
+	MIGR_CMD_THAW,
+	MIGR_CMD_COMMIT,
+	MIGR_CMD_RESTORE,
 
 	__MIGR_CMD_MAX,
 	MIGR_CMD_MAX = (__MIGR_CMD_MAX - 1)

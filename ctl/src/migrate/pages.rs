@@ -1,0 +1,152 @@
+//! Page contents, eager mode: which pages of a parked task hold data (from its pagemap),
+//! reading them on the source and writing them into the stub on the target, both through
+//! /proc/PID/mem (the kernel's own access path, with its permission checks).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::image::Vma;
+use crate::peer::proto::PageBatch;
+use crate::uapi_gen as uapi;
+
+pub const PAGE: u64 = 4096;
+/// Bytes of page data per message: large enough for throughput, small enough to keep
+/// memory use flat on both sides.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+const PM_PRESENT: u64 = 1 << 63;
+const PM_SWAP: u64 = 1 << 62;
+const PM_FILE: u64 = 1 << 61;
+
+/// A run of pages to copy; `zero_skip` allows dropping all-zero pages (anonymous memory
+/// reads as zero on the target anyway; a file page does not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub start: u64,
+    pub pages: u64,
+    pub zero_skip: bool,
+}
+
+/// Does this pagemap entry hold data that must travel, for a mapping of this kind?
+pub fn wanted(entry: u64, file_backed: bool) -> bool {
+    if file_backed {
+        // Only private copies (copy-on-write) differ from the file on the target.
+        (entry & PM_PRESENT != 0 && entry & PM_FILE == 0) || entry & PM_SWAP != 0
+    } else {
+        entry & (PM_PRESENT | PM_SWAP) != 0
+    }
+}
+
+/// The runs of pages to copy from `vmas`, read from `pagemap` (/proc/PID/pagemap).
+pub fn scan(pagemap: &File, vmas: &[Vma]) -> std::io::Result<Vec<Run>> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut buf = Vec::new();
+    for v in vmas.iter().filter(|v| !v.is_special()) {
+        let file_backed = v.kind == uapi::VMA_KIND_FILE;
+        let n = (v.len() / PAGE) as usize;
+        buf.resize(n * 8, 0);
+        pagemap.read_exact_at(&mut buf, v.start / PAGE * 8)?;
+        for (i, e) in buf.chunks_exact(8).enumerate() {
+            let e = u64::from_ne_bytes(e.try_into().unwrap_or([0; 8]));
+            if !wanted(e, file_backed) {
+                continue;
+            }
+            let addr = v.start + i as u64 * PAGE;
+            match runs.last_mut() {
+                Some(r) if r.start + r.pages * PAGE == addr && r.zero_skip == !file_backed => r.pages += 1,
+                _ => runs.push(Run { start: addr, pages: 1, zero_skip: !file_backed }),
+            }
+        }
+    }
+    Ok(runs)
+}
+
+pub fn total_bytes(runs: &[Run]) -> u64 {
+    runs.iter().map(|r| r.pages * PAGE).sum()
+}
+
+/// Read the runs from `mem` (/proc/PID/mem) and hand them out in batches of about
+/// BATCH_BYTES. `send` gets each batch and the bytes of pages examined so far.
+pub fn read_batches(
+    mem: &File,
+    runs: &[Run],
+    mut send: impl FnMut(PageBatch, u64) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut batch = PageBatch { runs: Vec::new() };
+    let mut batch_bytes = 0usize;
+    let mut done = 0u64;
+    let mut page = vec![0u8; PAGE as usize];
+    for r in runs {
+        for i in 0..r.pages {
+            let addr = r.start + i * PAGE;
+            mem.read_exact_at(&mut page, addr).map_err(|e| format!("reading page {addr:#x}: {e}"))?;
+            done += PAGE;
+            if r.zero_skip && page.iter().all(|&b| b == 0) {
+                continue;
+            }
+            match batch.runs.last_mut() {
+                Some((s, d)) if *s + d.len() as u64 == addr => d.extend_from_slice(&page),
+                _ => batch.runs.push((addr, page.clone())),
+            }
+            batch_bytes += PAGE as usize;
+            if batch_bytes >= BATCH_BYTES {
+                send(std::mem::replace(&mut batch, PageBatch { runs: Vec::new() }), done)?;
+                batch_bytes = 0;
+            }
+        }
+    }
+    if !batch.runs.is_empty() {
+        send(batch, done)?;
+    }
+    Ok(())
+}
+
+/// Write a batch into the stub through its /proc/PID/mem. Returns the bytes written.
+pub fn write_batch(mem: &File, batch: &PageBatch) -> Result<u64, String> {
+    let mut n = 0;
+    for (addr, data) in &batch.runs {
+        if addr % PAGE != 0 || data.len() as u64 % PAGE != 0 {
+            return Err(format!("unaligned page run at {addr:#x}"));
+        }
+        mem.write_all_at(data, *addr).map_err(|e| format!("writing pages at {addr:#x}: {e}"))?;
+        n += data.len() as u64;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_pages_travel_only_when_private() {
+        assert!(wanted(PM_PRESENT, false));
+        assert!(wanted(PM_SWAP, false));
+        assert!(!wanted(0, false));
+        assert!(!wanted(PM_PRESENT | PM_FILE, true)); // page cache, same file on target
+        assert!(wanted(PM_PRESENT, true)); // copy-on-write copy
+    }
+
+    #[test]
+    fn own_memory_scans_and_reads_back() {
+        // A heap buffer of this test process: its pages are present after the write.
+        let data: Vec<u8> = (0..4 * PAGE as usize).map(|i| (i % 251) as u8 + 1).collect();
+        let addr = data.as_ptr() as u64;
+        let start = addr / PAGE * PAGE;
+        let end = (addr + data.len() as u64 + PAGE - 1) / PAGE * PAGE;
+        let v = Vma { start, end, flags: 3, pgoff: 0, kind: uapi::VMA_KIND_ANON, path: None };
+        let pm = File::open("/proc/self/pagemap").unwrap();
+        let runs = scan(&pm, &[v]).unwrap();
+        assert_eq!(total_bytes(&runs), end - start);
+        let mem = File::open("/proc/self/mem").unwrap();
+        let mut got = Vec::new();
+        read_batches(&mem, &runs, |b, _| {
+            got.extend(b.runs);
+            Ok(())
+        })
+        .unwrap();
+        let (s, bytes) = &got[0];
+        let off = (addr - s) as usize;
+        assert_eq!(&bytes[off..off + data.len()], &data[..]);
+    }
+}

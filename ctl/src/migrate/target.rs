@@ -1,0 +1,276 @@
+//! The target side of a migration, run by the daemon for a peer's `Restore`: check, start
+//! the stub with the migrated pid, write the pages, let it go, report.
+//!
+//! The pid: the original's pid is reused (clone3 set_tid), because programs cache it (glibc
+//! keeps the tid in its thread descriptor; robust futexes and recursive mutexes hold it). If
+//! the pid is taken here, the migration is refused; there is no renumbering.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use super::{files, pages, procinfo, table};
+use crate::genl::ModuleClient;
+use crate::image::Image;
+use crate::peer::channel::Channel;
+use crate::peer::proto::{Request, Response, RestoreOffer};
+use crate::uapi_gen as uapi;
+
+pub const DEFAULT_STUB: &str = "/usr/lib/migr/migr-stub";
+/// How long the stub may take to rebuild the layout.
+const LAYOUT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The stub finds its session descriptor here (above any descriptor the image uses).
+const STUB_FD: RawFd = 1023;
+/// Descriptors prepared for the stub are parked from here up, out of the way of dup2.
+const PARK_FD: RawFd = 512;
+
+fn stub_path() -> String {
+    std::env::var("MIGR_STUB").unwrap_or_else(|_| DEFAULT_STUB.into())
+}
+
+/// Serve one Restore on this connection; the task runs here afterwards or nothing remains.
+pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) {
+    let pid = offer.pid;
+    let record = table::add(pid, "in", &offer.source_node);
+    match run(ch, offer, record) {
+        Ok(child) => {
+            table::set_state(record, "running");
+            log::info!("pid {pid} from {peer}: running");
+            // The restored task is our child: record how it ends.
+            std::thread::spawn(move || {
+                let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
+                let how = match st {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => format!("exited {c}"),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
+                    other => format!("ended ({other:?})"),
+                };
+                log::info!("pid {child}: {how}");
+                table::set_state(record, how);
+            });
+        }
+        Err((resp, why)) => {
+            log::warn!("restore of pid {pid} from {peer}: {why}");
+            table::set_state(record, format!("failed: {why}"));
+            let _ = ch.send(&resp(why));
+        }
+    }
+}
+
+type Fail = (fn(String) -> Response, String);
+
+fn refuse(why: impl Into<String>) -> Fail {
+    (Response::Refused, why.into())
+}
+
+fn error(why: impl Into<String>) -> Fail {
+    (Response::Error, why.into())
+}
+
+/// A stub that is killed and reaped unless disarmed.
+struct Stub {
+    pid: u32,
+    armed: bool,
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        if self.armed {
+            let p = nix::unistd::Pid::from_raw(self.pid as i32);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+    }
+}
+
+fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> {
+    let pid = offer.pid;
+    let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
+    table::update(record, |r| r.comm = image.comm.clone());
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok() {
+        return Err(refuse(format!("pid {pid} is in use on this node")));
+    }
+    for f in &offer.files {
+        if let Some(why) = files::check(f) {
+            return Err(refuse(why));
+        }
+    }
+    let stub = stub_path();
+    if !std::path::Path::new(&stub).exists() {
+        return Err(refuse(format!("restore stub {stub} is missing")));
+    }
+    let mut fds = Vec::new();
+    for spec in &offer.fds {
+        let (num, f) = procinfo::reopen(spec, pid).map_err(refuse)?;
+        if num >= PARK_FD {
+            return Err(refuse(format!("descriptor {num} is too high to restore")));
+        }
+        fds.push((num, OwnedFd::from(f)));
+    }
+
+    let (ctl, stub_fd) = ModuleClient::connect()
+        .and_then(|mut m| m.restore(&offer.attrs))
+        .map_err(|e| refuse(format!("module: {e}")))?;
+    // SAFETY: the module just installed both descriptors in this process for us.
+    let (ctl, stub_fd) = unsafe { (OwnedFd::from_raw_fd(ctl), OwnedFd::from_raw_fd(stub_fd)) };
+
+    let id = &offer.identity;
+    let groups = if id.groups.is_empty() {
+        "-".to_string()
+    } else {
+        id.groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")
+    };
+    let vvar = image.vvar().map(|v| v.start).unwrap_or(0);
+    let argv = [
+        stub.clone(),
+        STUB_FD.to_string(),
+        format!("{vvar:x}"),
+        format!("{:x}", image.vdso()),
+        format!("{:x}", image.gs_base()),
+        format!("{},{},{}", id.uid[0], id.uid[1], id.uid[2]),
+        format!("{},{},{}", id.gid[0], id.gid[1], id.gid[2]),
+        groups,
+        id.cwd.clone(),
+        image.comm.clone(),
+    ];
+    let child = spawn_stub(pid, &argv, &fds, &stub_fd).map_err(|e| match e {
+        nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
+        e => refuse(format!("cannot start the stub: {e}")),
+    })?;
+    drop(stub_fd);
+    drop(fds);
+    let mut guard = Stub { pid: child, armed: true };
+    procinfo::apply_rlimits(child, &id.rlimits);
+
+    wait_layout(&ctl, child)?;
+    let mem = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(format!("/proc/{child}/mem"))
+        .map_err(|e| error(format!("opening the stub's memory: {e}")))?;
+    ch.send(&Response::Ready).map_err(|e| error(format!("link lost: {e}")))?;
+
+    let mut bytes = 0u64;
+    loop {
+        match ch.recv::<Request>() {
+            Ok(Request::Pages(batch)) => {
+                bytes += pages::write_batch(&mem, &batch).map_err(error)?;
+                table::update(record, |r| r.bytes = bytes);
+            }
+            Ok(Request::Go) => break,
+            Ok(other) => return Err(error(format!("unexpected {other:?} during transfer"))),
+            Err(e) => return Err(error(format!("link to the source lost during transfer: {e}"))),
+        }
+    }
+    // SAFETY: MIGR_IOC_GO takes no argument and the descriptor is our control file.
+    let r = unsafe { libc::ioctl(ctl.as_raw_fd(), uapi::IOC_GO as _, 0) };
+    if r < 0 {
+        return Err(error(format!("restore failed: {}", std::io::Error::last_os_error())));
+    }
+    guard.armed = false;
+    ch.send(&Response::Running { pid: child }).map_err(|e| {
+        // It runs here now; the source will thaw its copy when it hears nothing. We cannot
+        // tell which side the user wants, so the newcomer goes.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child as i32), nix::sys::signal::Signal::SIGKILL);
+        error(format!("link lost before the source heard that pid {child} runs: {e}"))
+    })?;
+    drop(ctl);
+    Ok(child)
+}
+
+/// Wait until the stub has rebuilt the layout (the control descriptor polls readable).
+fn wait_layout(ctl: &OwnedFd, child: u32) -> Result<(), Fail> {
+    let deadline = Instant::now() + LAYOUT_TIMEOUT;
+    loop {
+        // SAFETY: MIGR_IOC_STATUS takes no argument and the descriptor is our control file.
+        let st = unsafe { libc::ioctl(ctl.as_raw_fd(), uapi::IOC_STATUS as _, 0) };
+        if st == uapi::RESTORE_STATE_LAYOUT_READY as i32 {
+            return Ok(());
+        }
+        if st < 0 {
+            let e = std::io::Error::from_raw_os_error(-st);
+            return Err(error(format!("rebuilding the address space failed: {e}")));
+        }
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => {
+                return Err(refuse(format!("restore stub exited with status {c} (see the task's stderr)")))
+            }
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
+                return Err(error(format!("restore stub killed by {s}")))
+            }
+            _ => {}
+        }
+        if Instant::now() > deadline {
+            return Err(error("restore stub did not rebuild the address space in time"));
+        }
+        let mut pfd = [nix::poll::PollFd::new(ctl_borrow(ctl), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(50u16));
+    }
+}
+
+fn ctl_borrow(fd: &OwnedFd) -> std::os::fd::BorrowedFd<'_> {
+    use std::os::fd::AsFd;
+    fd.as_fd()
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Start the stub as our child with pid `pid`, the descriptors in place, and exec it.
+fn spawn_stub(pid: u32, argv: &[String], fds: &[(RawFd, OwnedFd)], stub_fd: &OwnedFd) -> Result<u32, nix::errno::Errno> {
+    // Everything the child needs is prepared before clone: after it, only dup2/execve/_exit
+    // (async-signal-safe) run in the child.
+    let cargv: Vec<CString> = argv.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
+    let mut pargv: Vec<*const libc::c_char> = cargv.iter().map(|a| a.as_ptr()).collect();
+    pargv.push(std::ptr::null());
+    let env = [CString::new("GLIBC_TUNABLES=glibc.pthread.rseq=0").unwrap_or_default()];
+    let penv = [env[0].as_ptr(), std::ptr::null()];
+    let mut parked = Vec::new();
+    for (num, f) in fds {
+        let high = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(PARK_FD))?;
+        // SAFETY: fcntl just created this descriptor.
+        parked.push((*num, unsafe { OwnedFd::from_raw_fd(high) }));
+    }
+    let tid: [libc::pid_t; 1] = [pid as libc::pid_t];
+    let args = CloneArgs {
+        exit_signal: libc::SIGCHLD as u64,
+        set_tid: tid.as_ptr() as u64,
+        set_tid_size: 1,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with no CLONE_VM behaves like fork; the child only calls dup2, execve
+    // and _exit on memory prepared above.
+    let r = unsafe { libc::syscall(libc::SYS_clone3, &args as *const CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    if r < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    if r == 0 {
+        // SAFETY: see above; the descriptors are valid in the child (inherited).
+        unsafe {
+            for (num, f) in &parked {
+                if libc::dup2(f.as_raw_fd(), *num) < 0 {
+                    libc::_exit(120);
+                }
+            }
+            if libc::dup2(stub_fd.as_raw_fd(), STUB_FD) < 0 {
+                libc::_exit(121);
+            }
+            libc::execve(pargv[0], pargv.as_ptr(), penv.as_ptr());
+            libc::_exit(122);
+        }
+    }
+    Ok(r as u32)
+}
+

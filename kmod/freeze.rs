@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Freeze a task at a clean user-mode boundary, dump it, and keep it parked until the
+//! controller says thaw (the migration failed) or commit (it runs elsewhere now).
+//!
+//! How a task parks itself (no exported kernel function can stop another task for us):
+//! 1. `freeze` queues `first_stop` with TWA_SIGNAL: it wakes an interruptible sleeper and
+//!    runs from get_signal(), before the syscall-restart fix-up.
+//! 2. `first_stop` only queues `park` with TWA_RESUME, which runs after the fix-up and after
+//!    the saved sigmask is restored, so `park` sees the registers user mode would see.
+//! 3. `park` runs as the task: it dumps itself, then sleeps (killable) until thaw, commit,
+//!    SIGKILL or the timeout. Thaw and timeout just return: the task carries on unchanged.
+//!
+//! Lifetime: each queued work owns one `Arc` reference and one module reference
+//! (task_work_cancel is not exported, so the module must stay until the work has run).
+
+use core::cell::UnsafeCell;
+use core::ffi::{c_int, c_void};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use kernel::bindings;
+use kernel::error::code;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+use kernel::types::Opaque;
+
+use crate::glue::{self, TaskFacts, WaitQueue, Work};
+use crate::image::Image;
+use crate::mm::{MmImage, MmRef};
+use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
+use crate::thread::ThreadImage;
+use crate::uapi_gen as uapi;
+
+/// Tasks frozen at the same time on one node; more are refused as busy.
+const MAX_SESSIONS: usize = 64;
+const DEFAULT_TIMEOUT_MS: u32 = 30_000;
+const MAX_TIMEOUT_MS: u32 = 600_000;
+
+// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED.
+const QUEUED: u32 = 0;
+const PARKED: u32 = 1;
+const THAW: u32 = 2;
+const COMMIT: u32 = 3;
+const DONE: u32 = 4;
+const CANCELLED: u32 = 5;
+const FAILED: u32 = 6;
+
+pub(crate) struct FreezeSession {
+    id: u32,
+    pid: i32,
+    timeout_ms: u32,
+    state: AtomicU32,
+    /// Written by `park` before it sets PARKED (release); taken by the freeze doit after it
+    /// sees PARKED (acquire). Nobody else touches it, so no lock is needed.
+    image: UnsafeCell<Option<KBox<Image>>>,
+    wq: Opaque<WaitQueue>,
+    first: Opaque<Work>,
+    second: Opaque<Work>,
+}
+
+// SAFETY: the state is atomic, `image` follows the handoff protocol documented on the
+// field, and the wait queue and works are kernel objects with their own locking.
+unsafe impl Send for FreezeSession {}
+// SAFETY: see `Send`.
+unsafe impl Sync for FreezeSession {}
+
+impl FreezeSession {
+    fn wake(&self) {
+        // SAFETY: `wq` was initialised right after allocation (see `new`).
+        unsafe { glue::migr_wake_all(self.wq.get()) };
+    }
+
+    /// Sleep (killable) until the state leaves `from`, at most `ms`. Returns the new state,
+    /// or Err(EINTR) on a fatal signal.
+    fn wait_while(&self, from: u32, ms: u32) -> Result<u32> {
+        unsafe extern "C" fn left(arg: *const c_void) -> bool {
+            // SAFETY: `arg` is the `WaitArg` below, alive for the whole wait.
+            let a = unsafe { &*arg.cast::<WaitArg<'_>>() };
+            a.s.state.load(Ordering::Acquire) != a.from
+        }
+        struct WaitArg<'a> {
+            s: &'a FreezeSession,
+            from: u32,
+        }
+        let arg = WaitArg { s: self, from };
+        // SAFETY: `wq` is initialised; `left` only reads `arg`, which outlives the call.
+        let r = unsafe {
+            glue::migr_wait_killable(self.wq.get(), left, (&arg as *const WaitArg<'_>).cast(), u64::from(ms))
+        };
+        if r < 0 {
+            return Err(code::EINTR);
+        }
+        Ok(self.state.load(Ordering::Acquire))
+    }
+
+    fn new(id: u32, pid: i32, timeout_ms: u32) -> Result<Arc<Self>> {
+        let s = Arc::new(
+            FreezeSession {
+                id,
+                pid,
+                timeout_ms,
+                state: AtomicU32::new(QUEUED),
+                image: UnsafeCell::new(None),
+                wq: Opaque::uninit(),
+                first: Opaque::uninit(),
+                second: Opaque::uninit(),
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the Arc's contents never move; the queue is initialised before any use.
+        unsafe { glue::migr_waitqueue_init(s.wq.get()) };
+        Ok(s)
+    }
+}
+
+/// Frozen sessions by id. `REGISTRY` points at the module's registry from init on; it is
+/// never cleared, because nothing can use it after exit: the family is unregistered first
+/// (no doit runs) and pending works pin the module.
+#[pin_data]
+pub(crate) struct Registry {
+    #[pin]
+    sessions: Mutex<[Option<Arc<FreezeSession>>; MAX_SESSIONS]>,
+    next_id: AtomicU32,
+}
+
+static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
+
+impl Registry {
+    pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
+        let r = KBox::pin_init(
+            pin_init!(Registry {
+                sessions <- kernel::new_mutex!([const { None }; MAX_SESSIONS]),
+                next_id: AtomicU32::new(1),
+            }),
+            GFP_KERNEL,
+        )?;
+        REGISTRY.store((&*r as *const Registry).cast_mut(), Ordering::Release);
+        Ok(r)
+    }
+
+    fn get() -> &'static Registry {
+        // SAFETY: non-null between module init and exit, and only doits and parked works
+        // (both impossible outside that window, see `REGISTRY`) call this.
+        unsafe { &*REGISTRY.load(Ordering::Acquire) }
+    }
+
+    fn find(&self, id: u32) -> Option<Arc<FreezeSession>> {
+        self.sessions.lock().iter().flatten().find(|s| s.id == id).cloned()
+    }
+
+    fn remove(&self, id: u32) {
+        for slot in self.sessions.lock().iter_mut() {
+            if slot.as_ref().is_some_and(|s| s.id == id) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// A task reference, dropped with put_task_struct.
+struct TaskRef(*mut glue::Task);
+
+impl TaskRef {
+    fn find(pid: i32) -> Option<Self> {
+        // SAFETY: looks the pid up in the caller's pid namespace and takes a reference.
+        let t = unsafe { glue::migr_get_task(pid) };
+        (!t.is_null()).then_some(TaskRef(t))
+    }
+
+    fn facts(&self) -> TaskFacts {
+        let mut f = TaskFacts::default();
+        // SAFETY: we hold a reference on the task.
+        unsafe { glue::migr_task_facts(self.0, &mut f) };
+        f
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference was taken in `find`.
+        unsafe { glue::migr_put_task(self.0) };
+    }
+}
+
+/// Why `t` cannot be frozen, if it cannot.
+fn refusal(t: &TaskRef) -> Result<Option<(u32, u64)>> {
+    let f = t.facts();
+    let mut me = TaskFacts::default();
+    // SAFETY: current is always valid.
+    unsafe { glue::migr_task_facts(glue::migr_current(), &mut me) };
+    let simple = if f.kernel_thread != 0 {
+        Some(uapi::REFUSAL_KERNEL_THREAD)
+    } else if f.init != 0 {
+        Some(uapi::REFUSAL_INIT)
+    } else if f.pid == me.pid {
+        Some(uapi::REFUSAL_SELF)
+    } else if f.exiting != 0 {
+        Some(uapi::REFUSAL_EXITING)
+    } else if f.threads > 1 {
+        Some(uapi::REFUSAL_MULTI_THREADED)
+    } else if f.ptraced != 0 {
+        Some(uapi::REFUSAL_PTRACED)
+    } else {
+        None
+    };
+    if let Some(r) = simple {
+        return Ok(Some((r, 0)));
+    }
+    let Some(mm) = MmRef::of_task(t.0) else {
+        return Ok(Some((uapi::REFUSAL_KERNEL_THREAD, 0)));
+    };
+    mm.refusal()
+}
+
+fn reply_refusal(info: *mut glue::GenlInfo, why: u32, addr: u64) -> Result {
+    // SAFETY: `info` is the running doit's; the reply is sent before it returns.
+    let mut r = unsafe { Reply::new(info)? };
+    r.put_u32(uapi::A_TASK_REFUSAL, why)?;
+    r.put_u64(uapi::A_TASK_REFUSAL_ADDR, addr, uapi::A_TASK_PAD)?;
+    r.send()
+}
+
+fn freeze(info: *mut glue::GenlInfo) -> Result {
+    require_sys_admin()?;
+    // SAFETY: `info` belongs to the running doit.
+    let req = unsafe { Request::new(info) };
+    let pid = req.u32(uapi::A_TASK_PID).ok_or(code::EINVAL)?;
+    let pid = i32::try_from(pid).map_err(|_| code::EINVAL)?;
+    let timeout_ms = req.u32(uapi::A_TASK_TIMEOUT_MS).unwrap_or(DEFAULT_TIMEOUT_MS).clamp(100, MAX_TIMEOUT_MS);
+
+    let Some(task) = TaskRef::find(pid) else {
+        return reply_refusal(info, uapi::REFUSAL_NO_SUCH_PID, 0);
+    };
+    if let Some((why, addr)) = refusal(&task)? {
+        return reply_refusal(info, why, addr);
+    }
+    let reg = Registry::get();
+    let session = {
+        let mut list = reg.sessions.lock();
+        if list.iter().flatten().any(|s| s.pid == pid) {
+            drop(list);
+            return reply_refusal(info, uapi::REFUSAL_ALREADY_FROZEN, 0);
+        }
+        let Some(slot) = list.iter_mut().find(|s| s.is_none()) else {
+            return Err(code::EBUSY);
+        };
+        let id = reg.next_id.fetch_add(1, Ordering::Relaxed);
+        let s = FreezeSession::new(id, pid, timeout_ms)?;
+        *slot = Some(s.clone());
+        s
+    };
+
+    // SAFETY: plain module refcount; paired with the put at the end of the work chain.
+    if !unsafe { glue::migr_try_module_get() } {
+        reg.remove(session.id);
+        return Err(code::ENODEV);
+    }
+    let raw = Arc::into_raw(session.clone());
+    // SAFETY: `first` lives as long as the reference `raw` that the work now owns; the task
+    // is held by `task`.
+    let r = unsafe { glue::migr_task_work_add(task.0, (*raw).first.get(), first_stop, true) };
+    if r < 0 {
+        // SAFETY: the work was not queued, so the reference is still ours.
+        drop(unsafe { Arc::from_raw(raw) });
+        // SAFETY: paired with the get above.
+        unsafe { glue::migr_module_put() };
+        reg.remove(session.id);
+        return reply_refusal(info, uapi::REFUSAL_EXITING, 0);
+    }
+    drop(task);
+
+    let state = match session.wait_while(QUEUED, timeout_ms) {
+        Ok(s) => s,
+        Err(e) => {
+            cancel(&session);
+            return Err(e);
+        }
+    };
+    if state == QUEUED {
+        if cancel(&session) {
+            pr_info!("migr: pid {}: did not reach a user-mode boundary in {} ms\n", pid, timeout_ms);
+            return reply_refusal(info, uapi::REFUSAL_FREEZE_TIMEOUT, 0);
+        }
+    }
+    match session.state.load(Ordering::Acquire) {
+        PARKED => {}
+        FAILED => {
+            reg.remove(session.id);
+            return Err(code::EIO);
+        }
+        _ => return reply_refusal(info, uapi::REFUSAL_EXITING, 0),
+    }
+    // SAFETY: PARKED was observed with acquire ordering, so `park` has finished writing the
+    // image and never touches it again; only this doit takes it.
+    let image = unsafe { (*session.image.get()).take() }.ok_or(code::EIO)?;
+    let sent = (|| {
+        // SAFETY: `info` belongs to the running doit.
+        let mut r = unsafe { Reply::with_size(info, image.reply_size())? };
+        r.put_u32(uapi::A_TASK_SESSION, session.id)?;
+        r.put_u32(uapi::A_TASK_FD, install_hold(&session)?)?;
+        image.put(&mut r)?;
+        r.send()
+    })();
+    if let Err(e) = sent {
+        pr_warn!("migr: pid {}: image reply failed ({:?}); thawing\n", pid, e);
+        decide(&session, THAW);
+        return Err(e);
+    }
+    pr_info!("migr: pid {} frozen (session {}, {} mappings)\n", pid, session.id, image.mm.vmas.len());
+    Ok(())
+}
+
+/// Give up a freeze that has not parked yet. False if the task parked meanwhile.
+fn cancel(s: &FreezeSession) -> bool {
+    if s.state.compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        Registry::get().remove(s.id);
+        return true;
+    }
+    if s.state.load(Ordering::Acquire) == PARKED {
+        decide(s, THAW);
+    }
+    false
+}
+
+/// Move a parked session to THAW or COMMIT and wake the task. False if it was not parked.
+fn decide(s: &FreezeSession, to: u32) -> bool {
+    let ok = s.state.compare_exchange(PARKED, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    s.wake();
+    ok
+}
+
+/// End of a work chain: drop the session reference and the module reference.
+fn chain_end(s: Arc<FreezeSession>) {
+    drop(s);
+    // SAFETY: paired with the get in `freeze`. The few instructions left after this put
+    // run while the module is about to be removed only if rmmod races with the very end
+    // of a work, which needs a module refcount of zero *and* rmmod's synchronize_rcu.
+    unsafe { glue::migr_module_put() };
+}
+
+/// Recover the session of a work from the pointer to its `first` or `second` field.
+///
+/// # Safety
+/// `work` must be the `first` (if `second` is false) or `second` field of a session whose
+/// reference was handed to this work by `Arc::into_raw`.
+unsafe fn session_of(work: *mut Work, second: bool) -> Arc<FreezeSession> {
+    let off = if second {
+        core::mem::offset_of!(FreezeSession, second)
+    } else {
+        core::mem::offset_of!(FreezeSession, first)
+    };
+    // SAFETY: per the contract, subtracting the field offset yields the pointer that
+    // `Arc::into_raw` returned.
+    unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<FreezeSession>()) }
+}
+
+unsafe extern "C" fn first_stop(work: *mut Work) {
+    // SAFETY: queued by `freeze` with `first` and a reference from `Arc::into_raw`.
+    let s = unsafe { session_of(work, false) };
+    // SAFETY: no preconditions.
+    if s.state.load(Ordering::Acquire) != QUEUED || unsafe { glue::migr_current_exiting() } {
+        return chain_end(s);
+    }
+    let raw = Arc::into_raw(s);
+    // SAFETY: the reference moves to the second work; `second` lives as long as it.
+    let r = unsafe { glue::migr_task_work_add(glue::migr_current(), (*raw).second.get(), park, false) };
+    if r < 0 {
+        // SAFETY: not queued, the reference is still ours.
+        let s = unsafe { Arc::from_raw(raw) };
+        s.state.store(FAILED, Ordering::Release);
+        s.wake();
+        chain_end(s);
+    }
+}
+
+unsafe extern "C" fn park(work: *mut Work) {
+    // SAFETY: queued by `first_stop` with `second` and the reference it owned.
+    let s = unsafe { session_of(work, true) };
+    // SAFETY: no preconditions.
+    if s.state.load(Ordering::Acquire) != QUEUED || unsafe { glue::migr_current_exiting() } {
+        return chain_end(s);
+    }
+    let image = (|| -> Result<KBox<Image>> {
+        let thread = ThreadImage::capture()?;
+        let mm = MmRef::of_current().ok_or(code::EINVAL)?;
+        let mm = MmImage::capture(&mm)?;
+        Ok(KBox::new(Image { pid: s.pid as u32, thread, mm }, GFP_KERNEL)?)
+    })();
+    let image = match image {
+        Ok(i) => i,
+        Err(e) => {
+            pr_warn!("migr: pid {}: dump failed ({:?}); carrying on\n", s.pid, e);
+            if s.state.compare_exchange(QUEUED, FAILED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                s.wake();
+            }
+            return chain_end(s);
+        }
+    };
+    // SAFETY: state is still QUEUED, so the doit does not read the image yet (it reads only
+    // after PARKED is published below).
+    unsafe { *s.image.get() = Some(image) };
+    if s.state.compare_exchange(QUEUED, PARKED, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return chain_end(s); // cancelled meanwhile
+    }
+    s.wake();
+
+    // Parked: sleep killable (a frozen task must stay killable) until a decision.
+    let outcome = s.wait_while(PARKED, s.timeout_ms);
+    let state = match outcome {
+        Ok(PARKED) => {
+            if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
+                pr_warn!("migr: pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.timeout_ms);
+            }
+            s.state.load(Ordering::Acquire)
+        }
+        Ok(st) => st,
+        Err(_) => {
+            // SIGKILL while parked: it dies on its way out, as it would have anyway.
+            let _ = s.state.compare_exchange(PARKED, THAW, Ordering::AcqRel, Ordering::Acquire);
+            THAW
+        }
+    };
+    if state == COMMIT {
+        // It runs on another node now; end the original here.
+        // SAFETY: signals current; no preconditions.
+        unsafe { glue::migr_kill_current() };
+    }
+    s.state.store(DONE, Ordering::Release);
+    s.wake();
+    Registry::get().remove(s.id);
+    chain_end(s);
+}
+
+/// Give the caller a descriptor whose last close thaws the task if it is still parked: a
+/// controller that dies or forgets never leaves a task frozen until the timeout.
+fn install_hold(s: &Arc<FreezeSession>) -> Result<u32> {
+    let raw = Arc::into_raw(s.clone());
+    // SAFETY: the file takes over the reference `raw`; `migr_freeze_release` gives it back.
+    let fd = unsafe { glue::migr_freeze_fd_install(raw.cast()) };
+    if fd < 0 {
+        // SAFETY: no file was created; the reference is still ours.
+        drop(unsafe { Arc::from_raw(raw) });
+        return Err(Error::from_errno(fd));
+    }
+    Ok(fd as u32)
+}
+
+#[no_mangle]
+pub(crate) unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
+    // SAFETY: the last close of the hold file gives back the reference of `install_hold`.
+    let s = unsafe { Arc::from_raw(session.cast::<FreezeSession>().cast_const()) };
+    if decide(&s, THAW) {
+        pr_warn!("migr: pid {}: controller let go without commit; thawed\n", s.pid);
+    }
+}
+
+fn thaw_or_commit(info: *mut glue::GenlInfo, to: u32) -> Result {
+    require_sys_admin()?;
+    // SAFETY: `info` belongs to the running doit.
+    let req = unsafe { Request::new(info) };
+    let id = req.u32(uapi::A_TASK_SESSION).ok_or(code::EINVAL)?;
+    let s = Registry::get().find(id).ok_or(code::ENOENT)?;
+    if !decide(&s, to) {
+        return Err(code::EINVAL); // not parked (already decided or timed out)
+    }
+    // Wait (briefly) until the task has acted, so that "committed" means the original is
+    // gone and "thawed" means it runs again.
+    let _ = s.wait_while(to, 5_000);
+    pr_info!("migr: pid {} {}\n", s.pid, if to == COMMIT { "committed: original ends" } else { "thawed" });
+    Ok(())
+}
+
+#[no_mangle]
+pub(crate) extern "C" fn migr_nl_freeze_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
+    doit_result(freeze(info))
+}
+
+#[no_mangle]
+pub(crate) extern "C" fn migr_nl_thaw_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
+    doit_result(thaw_or_commit(info, THAW))
+}
+
+#[no_mangle]
+pub(crate) extern "C" fn migr_nl_commit_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
+    doit_result(thaw_or_commit(info, COMMIT))
+}
