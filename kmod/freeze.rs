@@ -3,12 +3,15 @@
 //! controller says thaw (the migration failed) or commit (it runs elsewhere now).
 //!
 //! How a task parks itself (no exported kernel function can stop another task for us):
-//! 1. `freeze` queues `first_stop` with TWA_SIGNAL: it wakes an interruptible sleeper and
-//!    runs from get_signal(), before the syscall-restart fix-up.
-//! 2. `first_stop` only queues `park` with TWA_RESUME, which runs after the fix-up and after
-//!    the saved sigmask is restored, so `park` sees the registers user mode would see.
-//! 3. `park` runs as the task: it dumps itself, then sleeps (killable) until thaw, commit,
-//!    SIGKILL or the timeout. Thaw and timeout just return: the task carries on unchanged.
+//! 1. `freeze` queues `park` with TWA_SIGNAL: it wakes an interruptible sleeper (its syscall
+//!    returns -ERESTART*) and runs from get_signal() on the way back to user mode.
+//! 2. `park` runs as the task: it dumps itself (applying the syscall-restart fix-up the
+//!    kernel would apply next, see thread.rs), then sleeps (killable) until thaw, commit,
+//!    SIGKILL or the timeout. Thaw and timeout just return: the task carries on unchanged,
+//!    its interrupted syscall restarted by the kernel as after any signal without handler.
+//!
+//! (A two-stage scheme, a first work queueing a TWA_RESUME second one to run after the
+//! fix-up, does not work: task_work_run() keeps running works queued while it runs.)
 //!
 //! Lifetime: each queued work owns one `Arc` reference and one module reference
 //! (task_work_cancel is not exported, so the module must stay until the work has run).
@@ -53,8 +56,7 @@ pub(crate) struct FreezeSession {
     /// sees PARKED (acquire). Nobody else touches it, so no lock is needed.
     image: UnsafeCell<Option<KBox<Image>>>,
     wq: Opaque<WaitQueue>,
-    first: Opaque<Work>,
-    second: Opaque<Work>,
+    work: Opaque<Work>,
 }
 
 // SAFETY: the state is atomic, `image` follows the handoff protocol documented on the
@@ -101,8 +103,7 @@ impl FreezeSession {
                 state: AtomicU32::new(QUEUED),
                 image: UnsafeCell::new(None),
                 wq: Opaque::uninit(),
-                first: Opaque::uninit(),
-                second: Opaque::uninit(),
+                work: Opaque::uninit(),
             },
             GFP_KERNEL,
         )?;
@@ -257,7 +258,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
     let raw = Arc::into_raw(session.clone());
     // SAFETY: `first` lives as long as the reference `raw` that the work now owns; the task
     // is held by `task`.
-    let r = unsafe { glue::migr_task_work_add(task.0, (*raw).first.get(), first_stop, true) };
+    let r = unsafe { glue::migr_task_work_add(task.0, (*raw).work.get(), park, true) };
     if r < 0 {
         // SAFETY: the work was not queued, so the reference is still ours.
         drop(unsafe { Arc::from_raw(raw) });
@@ -277,7 +278,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
     };
     if state == QUEUED {
         if cancel(&session) {
-            pr_info!("migr: pid {}: did not reach a user-mode boundary in {} ms\n", pid, timeout_ms);
+            pr_info!("pid {}: did not reach a user-mode boundary in {} ms\n", pid, timeout_ms);
             return reply_refusal(info, uapi::REFUSAL_FREEZE_TIMEOUT, 0);
         }
     }
@@ -301,11 +302,11 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
         r.send()
     })();
     if let Err(e) = sent {
-        pr_warn!("migr: pid {}: image reply failed ({:?}); thawing\n", pid, e);
+        pr_warn!("pid {}: image reply failed ({:?}); thawing\n", pid, e);
         decide(&session, THAW);
         return Err(e);
     }
-    pr_info!("migr: pid {} frozen (session {}, {} mappings)\n", pid, session.id, image.mm.vmas.len());
+    pr_info!("pid {} frozen (session {}, {} mappings)\n", pid, session.id, image.mm.vmas.len());
     Ok(())
 }
 
@@ -337,44 +338,21 @@ fn chain_end(s: Arc<FreezeSession>) {
     unsafe { glue::migr_module_put() };
 }
 
-/// Recover the session of a work from the pointer to its `first` or `second` field.
+/// Recover the session of a work from the pointer to its `work` field.
 ///
 /// # Safety
-/// `work` must be the `first` (if `second` is false) or `second` field of a session whose
-/// reference was handed to this work by `Arc::into_raw`.
-unsafe fn session_of(work: *mut Work, second: bool) -> Arc<FreezeSession> {
-    let off = if second {
-        core::mem::offset_of!(FreezeSession, second)
-    } else {
-        core::mem::offset_of!(FreezeSession, first)
-    };
+/// `work` must be the `work` field of a session whose reference was handed to this work by
+/// `Arc::into_raw`.
+unsafe fn session_of(work: *mut Work) -> Arc<FreezeSession> {
+    let off = core::mem::offset_of!(FreezeSession, work);
     // SAFETY: per the contract, subtracting the field offset yields the pointer that
     // `Arc::into_raw` returned.
     unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<FreezeSession>()) }
 }
 
-unsafe extern "C" fn first_stop(work: *mut Work) {
-    // SAFETY: queued by `freeze` with `first` and a reference from `Arc::into_raw`.
-    let s = unsafe { session_of(work, false) };
-    // SAFETY: no preconditions.
-    if s.state.load(Ordering::Acquire) != QUEUED || unsafe { glue::migr_current_exiting() } {
-        return chain_end(s);
-    }
-    let raw = Arc::into_raw(s);
-    // SAFETY: the reference moves to the second work; `second` lives as long as it.
-    let r = unsafe { glue::migr_task_work_add(glue::migr_current(), (*raw).second.get(), park, false) };
-    if r < 0 {
-        // SAFETY: not queued, the reference is still ours.
-        let s = unsafe { Arc::from_raw(raw) };
-        s.state.store(FAILED, Ordering::Release);
-        s.wake();
-        chain_end(s);
-    }
-}
-
 unsafe extern "C" fn park(work: *mut Work) {
-    // SAFETY: queued by `first_stop` with `second` and the reference it owned.
-    let s = unsafe { session_of(work, true) };
+    // SAFETY: queued by `freeze` with `work` and a reference from `Arc::into_raw`.
+    let s = unsafe { session_of(work) };
     // SAFETY: no preconditions.
     if s.state.load(Ordering::Acquire) != QUEUED || unsafe { glue::migr_current_exiting() } {
         return chain_end(s);
@@ -388,7 +366,7 @@ unsafe extern "C" fn park(work: *mut Work) {
     let image = match image {
         Ok(i) => i,
         Err(e) => {
-            pr_warn!("migr: pid {}: dump failed ({:?}); carrying on\n", s.pid, e);
+            pr_warn!("pid {}: dump failed ({:?}); carrying on\n", s.pid, e);
             if s.state.compare_exchange(QUEUED, FAILED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 s.wake();
             }
@@ -408,7 +386,7 @@ unsafe extern "C" fn park(work: *mut Work) {
     let state = match outcome {
         Ok(PARKED) => {
             if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
-                pr_warn!("migr: pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.timeout_ms);
+                pr_warn!("pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.timeout_ms);
             }
             s.state.load(Ordering::Acquire)
         }
@@ -449,7 +427,7 @@ pub(crate) unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
     // SAFETY: the last close of the hold file gives back the reference of `install_hold`.
     let s = unsafe { Arc::from_raw(session.cast::<FreezeSession>().cast_const()) };
     if decide(&s, THAW) {
-        pr_warn!("migr: pid {}: controller let go without commit; thawed\n", s.pid);
+        pr_warn!("pid {}: controller let go without commit; thawed\n", s.pid);
     }
 }
 
@@ -465,7 +443,7 @@ fn thaw_or_commit(info: *mut glue::GenlInfo, to: u32) -> Result {
     // Wait (briefly) until the task has acted, so that "committed" means the original is
     // gone and "thawed" means it runs again.
     let _ = s.wait_while(to, 5_000);
-    pr_info!("migr: pid {} {}\n", s.pid, if to == COMMIT { "committed: original ends" } else { "thawed" });
+    pr_info!("pid {} {}\n", s.pid, if to == COMMIT { "committed: original ends" } else { "thawed" });
     Ok(())
 }
 

@@ -96,7 +96,7 @@ impl Image {
         // SAFETY: no preconditions.
         let here = unsafe { glue::migr_xstate_size() };
         if usize::try_from(here).ok() != Some(xs.len()) {
-            pr_warn!("migr: restore: xstate of {} bytes, this CPU uses {}\n", xs.len(), here);
+            pr_warn!("restore: xstate of {} bytes, this CPU uses {}\n", xs.len(), here);
             return Err(code::ENOTSUPP);
         }
         let mut xstate = KVec::new();

@@ -233,7 +233,8 @@ void migr_get_thread_state(struct migr_thread_state *st, struct migr_sigaction *
 	int i;
 
 	memset(st, 0, sizeof(*st));
-	st->sigmask = t->blocked.sig[0];
+	/* sigsuspend/ppoll/pselect run with a temporary mask; user mode will see the saved one. */
+	st->sigmask = test_restore_sigmask() ? t->saved_sigmask.sig[0] : t->blocked.sig[0];
 	st->sas_sp = t->sas_ss_sp;
 	st->sas_size = t->sas_ss_size;
 	st->sas_flags = t->sas_ss_flags;
@@ -247,9 +248,8 @@ void migr_get_thread_state(struct migr_thread_state *st, struct migr_sigaction *
 	st->rseq_len = t->rseq_len;
 	st->rseq_sig = t->rseq_sig;
 #endif
-	/* A relative nanosleep interrupted by the freeze: registers already say
-	 * restart_syscall (the signal-return fix-up ran before our second task_work). */
-	if (regs->ax == __NR_restart_syscall &&
+	/* A relative nanosleep interrupted by the freeze: its restart block says when it ends. */
+	if ((regs->ax == -ERESTART_RESTARTBLOCK || regs->ax == __NR_restart_syscall) &&
 	    (regs->orig_ax == __NR_nanosleep || regs->orig_ax == __NR_clock_nanosleep)) {
 		u64 now = migr_clock_now(t->restart_block.nanosleep.clockid);
 		u64 exp = t->restart_block.nanosleep.expires;

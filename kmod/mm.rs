@@ -157,7 +157,7 @@ impl MmImage {
             if i.start % PAGE_SIZE != 0 || i.end % PAGE_SIZE != 0 || i.start >= i.end
                 || i.start < prev_end || i.end > (1u64 << 47)
             {
-                pr_warn!("migr: restore: bad mapping {:#x}-{:#x}\n", i.start, i.end);
+                pr_warn!("restore: bad mapping {:#x}-{:#x}\n", i.start, i.end);
                 return Err(code::EINVAL);
             }
             if i.kind == uapi::VMA_KIND_FILE && v.path.first() != Some(&b'/') {
@@ -178,7 +178,7 @@ impl MmImage {
         unsafe { glue::migr_get_mm_fields(mm.0, &mut here) };
         if here.vdso != self.fields.vdso {
             pr_warn!(
-                "migr: restore: vdso at {:#x}, image needs {:#x}\n",
+                "restore: vdso at {:#x}, image needs {:#x}\n",
                 here.vdso,
                 self.fields.vdso
             );
@@ -221,7 +221,7 @@ impl MmImage {
             };
             if r < 0 {
                 pr_warn!(
-                    "migr: restore: mapping {:#x}-{:#x} failed: {}\n",
+                    "restore: mapping {:#x}-{:#x} failed: {}\n",
                     i.start,
                     i.end,
                     r

@@ -132,7 +132,7 @@ fn restore(info: *mut glue::GenlInfo) -> Result {
     let mut r = unsafe { Reply::new(info)? };
     r.put_u32(uapi::A_TASK_FD, fd)?;
     r.put_u32(uapi::A_TASK_STUB_FD, stub_fd)?;
-    pr_info!("migr: restore session for pid {} prepared (fd {})\n", pid, fd);
+    pr_info!("restore session for pid {} prepared (fd {})\n", pid, fd);
     r.send()
 }
 
@@ -156,7 +156,7 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
     match s.wait_while(LAYOUT_READY, LAYOUT_WAIT_MS) {
         Ok(GO) => {}
         Ok(LAYOUT_READY) => {
-            pr_warn!("migr: restore of pid {}: no pages within {} ms; giving up\n", s.image.pid, LAYOUT_WAIT_MS);
+            pr_warn!("restore of pid {}: no pages within {} ms; giving up\n", s.image.pid, LAYOUT_WAIT_MS);
             // SAFETY: as above.
             unsafe { glue::migr_kill_current() };
             return Err(s.fail(code::EAGAIN));
@@ -210,11 +210,11 @@ unsafe extern "C" fn resume_work(work: *mut Work) {
     let res = res.and_then(|_| ThreadImage::restore_cpu(&regs, &t.xstate, t.state.sigmask));
     match res {
         Ok(()) => {
-            pr_info!("migr: pid {} restored and running\n", s.image.pid);
+            pr_info!("pid {} restored and running\n", s.image.pid);
             s.set(RUNNING);
         }
         Err(e) => {
-            pr_warn!("migr: restore of pid {}: loading registers failed ({:?})\n", s.image.pid, e);
+            pr_warn!("restore of pid {}: loading registers failed ({:?})\n", s.image.pid, e);
             // SAFETY: signals current; no preconditions.
             unsafe { glue::migr_kill_current() };
             s.set(e.to_errno());
@@ -289,7 +289,7 @@ pub(crate) unsafe extern "C" fn migr_restore_release(session: *mut c_void, contr
         // that will never come.
         let st = s.state.load(Ordering::Acquire);
         if (PREPARED..RUNNING).contains(&st) && st != GO {
-            pr_warn!("migr: restore of pid {}: controller went away; aborting\n", s.image.pid);
+            pr_warn!("restore of pid {}: controller went away; aborting\n", s.image.pid);
             s.set(-(bindings::ECANCELED as i32));
         }
     }

@@ -22,6 +22,40 @@ const NR_RESTART_SYSCALL: u64 = 219;
 const SYSCALL_INSN_LEN: u64 = 2;
 pub(crate) const NSIG: usize = 64;
 
+// Syscall-restart codes (include/linux/errno.h): never seen by user mode.
+const ERESTARTSYS: i64 = -512;
+const ERESTARTNOINTR: i64 = -513;
+const ERESTARTNOHAND: i64 = -514;
+const ERESTART_RESTARTBLOCK: i64 = -516;
+
+/// The registers user mode would see after the freeze, as if the task had stopped: the
+/// freeze work runs inside get_signal(), before arch_do_signal_or_restart() applies its
+/// no-handler fix-up, so that fix-up is applied here to the copy (the live registers are
+/// left alone: if the task thaws, the kernel applies it itself).
+///
+/// A syscall that restart_syscall would finish (futex, poll) cannot be resumed that way on
+/// another node, because its restart block holds kernel state; it is reissued with its
+/// original arguments instead, as for -ERESTARTNOINTR. nanosleep is special-cased
+/// (`restart` = NANOSLEEP, see `finish_restart`) so that it sleeps only what is left.
+fn user_visible_regs(mut regs: [u64; NREGS], restart: u32) -> [u64; NREGS] {
+    let in_syscall = (regs[REG_ORIG_AX] as i64) >= 0;
+    match regs[REG_AX] as i64 {
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND if in_syscall => {
+            regs[REG_AX] = regs[REG_ORIG_AX];
+            regs[REG_IP] = regs[REG_IP].wrapping_sub(SYSCALL_INSN_LEN);
+        }
+        ERESTART_RESTARTBLOCK if in_syscall => {
+            regs[REG_AX] = NR_RESTART_SYSCALL;
+            regs[REG_IP] = regs[REG_IP].wrapping_sub(SYSCALL_INSN_LEN);
+        }
+        _ => {}
+    }
+    if restart == uapi::RESTART_NONE && regs[REG_AX] == NR_RESTART_SYSCALL && in_syscall {
+        regs[REG_AX] = regs[REG_ORIG_AX];
+    }
+    regs
+}
+
 pub(crate) struct ThreadImage {
     pub(crate) comm: [u8; 16],
     pub(crate) regs: [u64; NREGS],
@@ -60,16 +94,7 @@ impl ThreadImage {
         // SAFETY: `state` and the 64-entry `sigactions` array are what the glue fills.
         unsafe { glue::migr_get_thread_state(&mut img.state, img.sigactions.as_mut_ptr()) };
 
-        // A syscall that the kernel would have finished through restart_syscall (futex,
-        // poll) cannot be resumed that way elsewhere: its restart block holds kernel
-        // pointers. Redo the original call with its original arguments instead, as for
-        // -ERESTARTNOINTR. nanosleep is special-cased (restart-remaining-ns) so that it
-        // sleeps only what is left.
-        if img.state.restart == uapi::RESTART_NONE
-            && img.regs[REG_AX] == NR_RESTART_SYSCALL
-        {
-            img.regs[REG_AX] = img.regs[REG_ORIG_AX];
-        }
+        img.regs = user_visible_regs(img.regs, img.state.restart);
         Ok(img)
     }
 

@@ -69,4 +69,124 @@ def counter_moves(lab):
     expect(len(after) > 10, f'too little progress on node2: {after}')
 
 
-ALL = [counter_moves]
+def baseline(node, cmd):
+    """Output of a run that is never migrated (run to the end in the foreground)."""
+    return node.ok(f'{cmd} < /dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-', timeout=300)
+
+
+def final_line(out, prefix):
+    lines = [l for l in out.splitlines() if l.startswith(prefix)]
+    expect(lines, f'no {prefix!r} line in {out[-300:]!r}')
+    return lines[-1]
+
+
+def moved_run(lab, cmd, ready=r'^ready$', finished=r'^checksum ', timeout=240):
+    """Start cmd on node1, migrate it to node2 once `ready` shows, wait for `finished` on
+    node2. Returns (node1 output, node2 output)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, cmd)
+    wait_for(n1, ready, timeout=120)
+    migrate(n1, pid, n2)
+    expect(gone(n1, pid), f'pid {pid} still runs on node1 after the migration')
+    expect(not re.search(r'FAIL', text(n1)), text(n1))
+    out2 = wait_for(n2, finished + '|^FAIL', timeout=timeout)
+    expect(not re.search(r'^FAIL', out2, re.M), f'node2: {out2[-300:]!r}')
+    return text(n1), out2
+
+
+def heap_and_stack(lab):
+    """Scenario 2: a static C program with malloc, brk and a deep stack finishes on node2
+    with the checksum of a run that was never migrated."""
+    want = final_line(baseline(lab.node(2), 'heapsum 40 0'), 'checksum')
+    _, out = moved_run(lab, 'heapsum 40 100', ready=r'^round 5$')
+    expect(final_line(out, 'checksum') == want, f'{final_line(out, "checksum")} != {want}')
+
+
+def dynamic_tls_vdso(lab):
+    """Scenario 3: a dynamically linked glibc program (ld.so, libc) keeps its thread-local
+    variables and reads the clocks through the vdso after the move."""
+    want = final_line(baseline(lab.node(2), 'tlsvdso 40 0'), 'tls')
+    _, out = moved_run(lab, 'tlsvdso 40 100', ready=r'^round 5$', finished=r'^clock ok$')
+    expect(final_line(out, 'tls') == want, f'{final_line(out, "tls")} != {want}')
+
+
+def blocked_in_syscalls(lab):
+    """Scenario 4: frozen inside nanosleep, the program wakes on node2 when its sleep is
+    over and never sees EINTR; frozen in pause(), it stays there until a signal on node2."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'sleeper nanosleep 6')
+    wait_for(n1, r'^ready$')
+    time.sleep(1)
+    migrate(n1, pid, n2)
+    out = wait_for(n2, r'^elapsed_ms|^FAIL', timeout=60)
+    expect('slept ok' in out and 'FAIL' not in out, out)
+    ms = int(final_line(out, 'elapsed_ms').split()[1])
+    # Realtime on two VMs agrees to about a second (RTC granularity at boot).
+    expect(4500 <= ms <= 10000, f'slept {ms} ms for a 6 s nanosleep')
+    pid = start(n1, 'sleeper pause', out='/tmp/out2')
+    wait_for(n1, r'^ready$', path='/tmp/out2')
+    migrate(n1, pid, n2)
+    time.sleep(1)
+    expect(alive(n2, pid) and 'pause returned' not in text(n2, '/tmp/out2'), 'pause ended by itself')
+    n2.ok(f'kill -USR1 {pid}')
+    out = wait_for(n2, r'^pause returned', path='/tmp/out2')
+    expect('pause returned errno=4 handler=1' in out, out)
+
+
+def vector_registers(lab):
+    """Scenario 5: a loop that lives in YMM registers gives the same result as an unmigrated
+    run, upper halves included."""
+    want = final_line(baseline(lab.node(2), 'fpu'), 'fpu ')
+    _, out = moved_run(lab, 'fpu', finished=r'^ymm_upper ok$|^xmm ok$')
+    expect(final_line(out, 'fpu ') == want, f'{final_line(out, "fpu ")} != {want}')
+
+
+def big_heap(lab):
+    """Scenario 6: 256 MiB of heap arrive intact (every word checked, checksum as unmigrated)."""
+    want = final_line(baseline(lab.node(2), 'bigheap 256 0'), 'checksum')
+    _, out = moved_run(lab, 'bigheap 256 2000', finished=r'^checksum ')
+    expect('verify ok' in out, out)
+    expect(final_line(out, 'checksum') == want, f'{final_line(out, "checksum")} != {want}')
+
+
+def signal_state(lab):
+    """Scenario 7: handlers, mask, ignored signals and sigaltstack survive: signals sent on
+    node2 run the right handler on the right stack."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'sighandlers')
+    wait_for(n1, r'^ready$')
+    migrate(n1, pid, n2)
+    n2.ok(f'kill -HUP {pid}; kill -INT {pid}; kill -USR1 {pid}; sleep 0.3; kill -USR2 {pid}')
+    out = wait_for(n2, r'^done$|^FAIL', timeout=30)
+    for line in ['usr1 altstack=yes', 'usr2 altstack=no', 'mask ok', 'hup ignored', 'done']:
+        expect(re.search(rf'^{line}$', out, re.M), f'missing {line!r}: {out!r}')
+
+
+def private_file_mapping(lab):
+    """Scenario 8: a private writable mapping of a file present on both nodes keeps its
+    copy-on-write pages and still shows the file elsewhere."""
+    n1, n2 = lab.node(1), lab.node(2)
+    for n in (n1, n2):
+        n.ok('dd if=/bin/busybox of=/tmp/data.bin bs=4096 count=100 2>/dev/null')
+    want = final_line(baseline(n2, 'filemap /tmp/data.bin 0'), 'checksum')
+    _, out = moved_run(lab, 'filemap /tmp/data.bin 3000')
+    expect('filemap ok' in out, out)
+    expect(final_line(out, 'checksum') == want, f'{final_line(out, "checksum")} != {want}')
+
+
+def back_and_forth(lab):
+    """Scenario 9: node1 -> node2 -> node1 -> node2, and the count is still whole."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'counter 200 40')
+    path = [n1, n2, n1, n2]
+    for i, (a, b) in enumerate(zip(path, path[1:])):
+        time.sleep(1)
+        migrate(a, pid, b)
+        expect(gone(a, pid), f'hop {i + 1}: pid {pid} still on {a.name}')
+    out2 = wait_for(n2, r'^done$', timeout=120)
+    nums = [int(x) for x in (text(n1) + text(n2)).split() if x.isdigit()]
+    expect(sorted(nums) == list(range(1, 201)), f'lost or repeated numbers: {len(nums)} of 200')
+
+
+ALL = [counter_moves, heap_and_stack, dynamic_tls_vdso, blocked_in_syscalls, vector_registers,
+       big_heap, signal_state, private_file_mapping, back_and_forth]

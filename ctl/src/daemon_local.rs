@@ -7,19 +7,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 
 use crate::error::{CtlError, Result};
-use crate::local::{self, LocalEvent, LocalRequest, SOCKET_PATH};
+use crate::local::{self, LocalEvent, LocalRequest};
 use crate::migrate::{source, table};
 
-pub fn start(key: [u8; 32]) -> Result<()> {
-    let path = std::path::Path::new(SOCKET_PATH);
+pub fn start(key: [u8; 32], path: &std::path::Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| CtlError::Other(format!("{}: {e}", dir.display())))?;
     }
     let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(|e| CtlError::Other(format!("{SOCKET_PATH}: {e}")))?;
+    let listener = UnixListener::bind(path).map_err(|e| CtlError::Other(format!("{}: {e}", path.display())))?;
     // Anyone may ask; what they may migrate is decided per request (ptrace proof).
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| CtlError::Other(format!("{SOCKET_PATH}: {e}")))?;
+        .map_err(|e| CtlError::Other(format!("{}: {e}", path.display())))?;
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             match conn {

@@ -41,6 +41,9 @@ enum Cmd {
         listen: String,
         #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
         key: PathBuf,
+        /// Local control socket (for `migctl migrate` and `ps` on this node).
+        #[arg(long, default_value = local::SOCKET_PATH)]
+        socket: PathBuf,
     },
     /// Check that NODE's daemon answers and is in our cluster.
     Ping {
@@ -83,7 +86,7 @@ fn run(cli: Cli) -> error::Result<()> {
             println!("{}", if json { info.to_json() } else { info.to_text() });
             Ok(())
         }
-        Cmd::Serve { listen, key } => peer::serve::run(&listen, &peer::key::load(&key)?),
+        Cmd::Serve { listen, key, socket } => peer::serve::run(&listen, &peer::key::load(&key)?, &socket),
         Cmd::Ping { node, key, json, timeout } => {
             let pong = peer::ping::ping(&node, &peer::key::load(&key)?, timeout)?;
             if json {

@@ -13,11 +13,11 @@ use crate::error::{CtlError, Result};
 /// A peer that connects and then says nothing is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn run(listen: &str, key: &[u8; 32]) -> Result<()> {
+pub fn run(listen: &str, key: &[u8; 32], socket: &std::path::Path) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .map_err(|e| CtlError::Other(format!("cannot listen on {listen}: {e}")))?;
     info!("migctl serve: listening on {listen}");
-    crate::daemon_local::start(*key)?;
+    crate::daemon_local::start(*key, socket)?;
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
