@@ -188,5 +188,135 @@ def back_and_forth(lab):
     expect(sorted(nums) == list(range(1, 201)), f'lost or repeated numbers: {len(nums)} of 200')
 
 
+def refuse(node, pid, dst, why, rc=11, via=''):
+    """A refused migration: one line naming the reason, the given exit code."""
+    out_rc, out = node.sh(f'{via}migctl migrate {pid} --to {dst}', timeout=60)
+    expect(out_rc == rc, f'migrate {pid}: rc {out_rc} (want {rc}): {out!r}')
+    expect(re.search(why, out), f'migrate {pid}: {out!r} does not say {why!r}')
+    expect(len(out.strip().splitlines()) == 1, f'more than one line: {out!r}')
+
+
+def untouched(node, pid, path):
+    """The process still runs where it was and still makes progress."""
+    expect(alive(node, pid), f'pid {pid} died on {node.name}')
+    before = text(node, path)
+    time.sleep(1.5)
+    expect(text(node, path) != before, f'pid {pid} stopped making progress: {before[-80:]!r}')
+
+
+def refusals(lab):
+    """Every kind of task that cannot travel is refused with its reason, and the task runs
+    on untouched: no such pid, kernel thread, pid 1, threads, shared memory (anonymous and
+    SysV), a traced process, a caller who may not ptrace it."""
+    n1 = lab.node(1)
+    refuse(n1, 99999, 'node2', r'pid 99999: no such process')
+    refuse(n1, 2, 'node2', r'kernel thread')
+    refuse(n1, 1, 'node2', r'pid 1')
+    for prog, why in [('threads', r'multi-threaded'), ('shmanon', r'shared memory .* at 0x'),
+                      ('sysvshm', r'shared memory .* at 0x')]:
+        pid = start(n1, prog, out=f'/tmp/{prog}.out')
+        wait_for(n1, r'^ready$', path=f'/tmp/{prog}.out')
+        refuse(n1, pid, 'node2', why)
+        expect(alive(n1, pid), f'{prog} died')
+        n1.ok(f'kill {pid}')
+    pid = start(n1, 'counter 1000 50', out='/tmp/c.out')
+    wait_for(n1, r'^3$', path='/tmp/c.out')
+    tracer = start(n1, f'tracer {pid}', out='/tmp/t.out')
+    wait_for(n1, r'^traced$', path='/tmp/t.out')
+    refuse(n1, pid, 'node2', r'traced')
+    n1.ok(f'kill {tracer}')
+    time.sleep(0.5)
+    refuse(n1, pid, 'node2', r'may not ptrace it', via='runas 1000 1000 ')
+    untouched(n1, pid, '/tmp/c.out')
+    n1.ok(f'kill -9 {pid}')
+
+
+def refusals_on_the_target(lab):
+    """The target refuses what it cannot hold: a mapped file it lacks or holds in another
+    version (checked by content), a pid it uses; an unreachable or unauthenticated target is
+    refused before the process is touched. The process runs on, untouched."""
+    n1, n2 = lab.node(1), lab.node(2)
+    n1.ok('dd if=/bin/busybox of=/tmp/data.bin bs=4096 count=50 2>/dev/null')
+    pid = start(n1, 'filemap /tmp/data.bin 600000', out='/tmp/f.out')
+    wait_for(n1, r'^ready$', path='/tmp/f.out')
+    refuse(n1, pid, 'node2', r'/tmp/data.bin does not exist on this node')
+    n2.ok('dd if=/bin/busybox of=/tmp/data.bin bs=4096 count=50 2>/dev/null; echo x >> /tmp/data.bin')
+    refuse(n1, pid, 'node2', r'/tmp/data.bin differs on this node')
+    n2.ok('dd if=/bin/busybox of=/tmp/data.bin bs=4096 count=50 2>/dev/null')
+    expect(alive(n1, pid), 'filemap died after refusals')
+    n1.ok(f'kill {pid}')
+
+    pid = start(n1, 'counter 1000 50', out='/tmp/c.out')
+    wait_for(n1, r'^3$', path='/tmp/c.out')
+    # The same pid in use on node2.
+    n2.ok(f'echo {pid - 1} > /proc/sys/kernel/ns_last_pid; sleep 300 >/dev/null 2>&1 3>&- & '
+          f'test $! = {pid}')
+    refuse(n1, pid, 'node2', rf'pid {pid} is in use on this node')
+    refuse(n1, pid, '192.0.2.99', r'unreachable')
+    n2.ok('migctl keygen > /tmp/other.key && chmod 600 /tmp/other.key && '
+          '(migctl serve --listen 0.0.0.0:7071 --key /tmp/other.key --socket /tmp/other.sock '
+          '> /tmp/other.log 2>&1 3>&- &) && sleep 0.5')
+    refuse(n1, pid, 'node2:7071', r'refused authentication')
+    untouched(n1, pid, '/tmp/c.out')
+    expect(n1.ok('migctl ps').count('refused') >= 3, n1.ok('migctl ps'))
+
+
+def target_dies_mid_transfer(lab):
+    """Atomicity: the target's daemon is killed while 256 MiB are in flight. The migration
+    fails with one line, the program carries on at home and finishes with the checksum of a
+    run that was never migrated; the target keeps nothing of it."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want = final_line(baseline(n1, 'bigheap 256 0'), 'checksum')
+    pid = start(n1, 'bigheap 256 8000')
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'(migctl migrate {pid} --to node2 > /tmp/m.out 2>&1; echo rc=$? >> /tmp/m.out) 3>&- &')
+    deadline = time.time() + 60
+    while 'transferring' not in n1.ok('migctl ps') and time.time() < deadline:
+        time.sleep(0.2)
+    expect(time.time() < deadline, 'transfer never started')
+    time.sleep(0.5)
+    n2.ok('killall migctl')
+    out = wait_for(n1, r'^rc=', path='/tmp/m.out', timeout=90)
+    expect('rc=12' in out and 'process carries on at home' in out, out)
+    out = wait_for(n1, r'^checksum |^FAIL', timeout=180)
+    expect('verify ok' in out, out)
+    expect(final_line(out, 'checksum') == want, f'{final_line(out, "checksum")} != {want}')
+    time.sleep(1)
+    expect(not alive(n2, pid), f'pid {pid} left behind on node2')
+    expect(wait_console(n2, r'controller went away', timeout=10), 'node2 did not log the abort')
+
+
+def freeze_times_out(lab):
+    """A process that cannot stop (stopped by SIGSTOP) is refused after the freeze timeout,
+    and carries on when continued."""
+    n1 = lab.node(1)
+    pid = start(n1, 'counter 1000 50', out='/tmp/c.out')
+    wait_for(n1, r'^3$', path='/tmp/c.out')
+    n1.ok(f'kill -STOP {pid}')
+    rc, out = n1.sh(f'migctl migrate {pid} --to node2 --freeze-timeout 1', timeout=60)
+    expect(rc == 11 and 'did not stop in time' in out, f'rc {rc}: {out!r}')
+    n1.ok(f'kill -CONT {pid}')
+    untouched(n1, pid, '/tmp/c.out')
+
+
+def user_migrates_own_process(lab):
+    """An unprivileged user migrates their own process; it keeps its uid on the target."""
+    n1, n2 = lab.node(1), lab.node(2)
+    n1.ok('mkdir -p /tmp/u && chown 1000:1000 /tmp/u')
+    n2.ok('mkdir -p /tmp/u && chown 1000:1000 /tmp/u')
+    pid = start(n1, 'cd /tmp/u && runas 1000 1000 counter 100 40', out='/tmp/u/out')
+    wait_for(n1, r'^3$', path='/tmp/u/out')
+    out = n1.ok(f'runas 1000 1000 migctl migrate {pid} --to node2', timeout=120)
+    expect(f'pid {pid} migrated to node2' in out, out)
+    status = n2.ok(f'cat /proc/{pid}/status')
+    expect(re.search(r'^Uid:\s+1000\s+1000\s+1000', status, re.M), status)
+    expect(n2.ok(f'readlink /proc/{pid}/cwd').strip() == '/tmp/u', 'cwd lost')
+    wait_for(n2, r'^done$', path='/tmp/u/out', timeout=60)
+    ps = n2.ok('migctl ps')
+    expect(re.search(rf'{pid}\s+in\s+node1\s+counter', ps), ps)
+
+
 ALL = [counter_moves, heap_and_stack, dynamic_tls_vdso, blocked_in_syscalls, vector_registers,
-       big_heap, signal_state, private_file_mapping, back_and_forth]
+       big_heap, signal_state, private_file_mapping, back_and_forth, refusals,
+       refusals_on_the_target, target_dies_mid_transfer, freeze_times_out,
+       user_migrates_own_process]

@@ -29,12 +29,13 @@ fn human(bytes: u64) -> String {
 
 pub fn migrate(pid: u32, to: &str, timeout_ms: u32) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
+    let refused = |why: String| CtlError::Refused(format!("pid {pid}: {why}"));
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CtlError::Refused(format!("no such process {pid}")),
-        std::io::ErrorKind::PermissionDenied => {
-            CtlError::Refused(format!("you may not ptrace pid {pid}, so you may not migrate it"))
-        }
-        _ => CtlError::Refused(format!("pid {pid}: {e}")),
+        std::io::ErrorKind::NotFound => refused("no such process".into()),
+        std::io::ErrorKind::PermissionDenied => refused("you may not ptrace it, so you may not migrate it".into()),
+        // The process exists but has no memory to open.
+        _ if e.raw_os_error() == Some(libc::ESRCH) => refused("it is a kernel thread".into()),
+        _ => refused(e.to_string()),
     })?;
     let mut s = connect()?;
     local::send_fd(&s, mem.as_raw_fd()).map_err(io)?;
@@ -70,6 +71,7 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32) -> Result<()> {
                 if tty {
                     eprintln!();
                 }
+                let reason = format!("pid {pid}: {reason}");
                 return Err(if refused { CtlError::Refused(reason) } else { CtlError::Failed(reason) });
             }
             LocalEvent::Table(_) => return Err(CtlError::Other("unexpected answer from the daemon".into())),

@@ -54,7 +54,7 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
                     warn!("migrate {pid} asked by {who}: refused, no ptrace proof");
                     let _ = local::send(
                         &mut s,
-                        &LocalEvent::Failed { refused: true, reason: format!("caller may not ptrace pid {pid}") },
+                        &LocalEvent::Failed { refused: true, reason: "the caller may not ptrace it".into() },
                     );
                     return;
                 }

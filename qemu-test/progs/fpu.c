@@ -1,15 +1,16 @@
 /*
- * fpu [ITERATIONS_MILLIONS] [sse2] (default 12): vector register state must survive a
- * migration, including the upper halves of the ymm registers. The state (two add-rotate-xor
- * pairs of 4x64-bit lanes plus a packed-double accumulator) stays in registers for the whole
- * run: an inline-asm loop runs N forward steps, then one more runs the exact inverse steps, so
- * the state must come back to its starting value. The loops touch no memory. Lanes never mix
- * and the upper 128-bit halves use other start values and rotate counts than the lower ones,
- * so a kernel that restored only the XMM part changes only the upper lanes. Output: "ready",
- * then "fpu avx2 0x%016llx" (a fold of the state after the forward half; deterministic for a
- * given N) and "ymm_upper ok". The AVX2 path is picked at run time (cpuid); without AVX2, or
- * with the second argument "sse2", the same runs on 2x64-bit SSE2 lanes and prints
- * "fpu sse2 0x%016llx" and "xmm ok". Any state mismatch prints "FAIL ..." and exits 1.
+ * fpu [ITERATIONS_MILLIONS] [sse2] (default 50, about 6 s under TCG): vector register state must
+ * survive a migration, including the upper halves of the ymm registers. The state (two
+ * add-rotate-xor pairs of 4x64-bit lanes plus a packed-double accumulator) stays in registers
+ * for the whole run: an inline-asm loop runs N forward steps, then another runs the exact
+ * inverse steps, so the state must come back to its start. The loops touch no memory. Lanes
+ * never mix, and the upper 128-bit halves use other start values and rotate counts than the
+ * lower ones, so a kernel that restored only the XMM part changes only the upper lanes.
+ * Output: "ready", then "fpu avx2 0x%016llx" (a fold of the state after the forward half;
+ * deterministic for a given N) and "ymm_upper ok". The AVX2 path is picked at run time
+ * (cpuid); without AVX2, or with the second argument "sse2", the same runs on 2x64-bit SSE2
+ * lanes and prints "fpu sse2 0x%016llx" and "xmm ok". A state that did not come back prints
+ * "FAIL ymm_upper ..." or "FAIL ymm/xmm lower ..." and exits 1.
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -176,7 +177,7 @@ static void run_sse2(uint64_t n, uint64_t st[5][4], int ok[2])
 
 int main(int argc, char **argv)
 {
-	uint64_t n = (argc > 1 ? strtoull(argv[1], NULL, 10) : 12) * 1000000;
+	uint64_t n = (argc > 1 ? strtoull(argv[1], NULL, 10) : 50) * 1000000;
 	int avx2 = __builtin_cpu_supports("avx2") && !(argc > 2 && !strcmp(argv[2], "sse2"));
 	uint64_t st[5][4];
 	int ok[2];
