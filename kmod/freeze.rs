@@ -26,17 +26,19 @@ use kernel::sync::{Arc, Mutex};
 
 use kernel::types::Opaque;
 
-use crate::glue::{self, TaskFacts, WaitQueue, Work};
+use crate::glue::{self, TaskFacts, Work};
 use crate::image::Image;
 use crate::mm::{MmImage, MmRef};
 use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
 use crate::thread::ThreadImage;
 use crate::uapi_gen as uapi;
+use crate::waitq::WaitQueue;
 
 /// Tasks frozen at the same time on one node; more are refused as busy.
 const MAX_SESSIONS: usize = 64;
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
-const MAX_TIMEOUT_MS: u32 = 600_000;
+const DEFAULT_HOLD_MS: u32 = 600_000;
+const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
 // Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED.
 const QUEUED: u32 = 0;
@@ -50,12 +52,13 @@ const FAILED: u32 = 6;
 pub(crate) struct FreezeSession {
     id: u32,
     pid: i32,
-    timeout_ms: u32,
+    /// How long the task may stay parked without a decision.
+    hold_ms: u32,
     state: AtomicU32,
     /// Written by `park` before it sets PARKED (release); taken by the freeze doit after it
     /// sees PARKED (acquire). Nobody else touches it, so no lock is needed.
     image: UnsafeCell<Option<KBox<Image>>>,
-    wq: Opaque<WaitQueue>,
+    wq: WaitQueue,
     work: Opaque<Work>,
 }
 
@@ -67,48 +70,31 @@ unsafe impl Sync for FreezeSession {}
 
 impl FreezeSession {
     fn wake(&self) {
-        // SAFETY: `wq` was initialised right after allocation (see `new`).
-        unsafe { glue::migr_wake_all(self.wq.get()) };
+        self.wq.wake_all();
     }
 
-    /// Sleep (killable) until the state leaves `from`, at most `ms`. Returns the new state,
+    /// Sleep (killable) until the state leaves `from`, at most `ms`. Returns the state then,
     /// or Err(EINTR) on a fatal signal.
     fn wait_while(&self, from: u32, ms: u32) -> Result<u32> {
-        unsafe extern "C" fn left(arg: *const c_void) -> bool {
-            // SAFETY: `arg` is the `WaitArg` below, alive for the whole wait.
-            let a = unsafe { &*arg.cast::<WaitArg<'_>>() };
-            a.s.state.load(Ordering::Acquire) != a.from
-        }
-        struct WaitArg<'a> {
-            s: &'a FreezeSession,
-            from: u32,
-        }
-        let arg = WaitArg { s: self, from };
-        // SAFETY: `wq` is initialised; `left` only reads `arg`, which outlives the call.
-        let r = unsafe {
-            glue::migr_wait_killable(self.wq.get(), left, (&arg as *const WaitArg<'_>).cast(), u64::from(ms))
-        };
-        if r < 0 {
-            return Err(code::EINTR);
-        }
+        self.wq.wait_killable(&|| self.state.load(Ordering::Acquire) != from, ms)?;
         Ok(self.state.load(Ordering::Acquire))
     }
 
-    fn new(id: u32, pid: i32, timeout_ms: u32) -> Result<Arc<Self>> {
+    fn new(id: u32, pid: i32, hold_ms: u32) -> Result<Arc<Self>> {
         let s = Arc::new(
             FreezeSession {
                 id,
                 pid,
-                timeout_ms,
+                hold_ms,
                 state: AtomicU32::new(QUEUED),
                 image: UnsafeCell::new(None),
-                wq: Opaque::uninit(),
+                wq: WaitQueue::uninit(),
                 work: Opaque::uninit(),
             },
             GFP_KERNEL,
         )?;
-        // SAFETY: the Arc's contents never move; the queue is initialised before any use.
-        unsafe { glue::migr_waitqueue_init(s.wq.get()) };
+        // SAFETY: the Arc's contents never move; nobody else has the session yet.
+        unsafe { s.wq.init() };
         Ok(s)
     }
 }
@@ -227,6 +213,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
     let pid = req.u32(uapi::A_TASK_PID).ok_or(code::EINVAL)?;
     let pid = i32::try_from(pid).map_err(|_| code::EINVAL)?;
     let timeout_ms = req.u32(uapi::A_TASK_TIMEOUT_MS).unwrap_or(DEFAULT_TIMEOUT_MS).clamp(100, MAX_TIMEOUT_MS);
+    let hold_ms = req.u32(uapi::A_TASK_HOLD_TIMEOUT_MS).unwrap_or(DEFAULT_HOLD_MS).clamp(100, MAX_TIMEOUT_MS);
 
     let Some(task) = TaskRef::find(pid) else {
         return reply_refusal(info, uapi::REFUSAL_NO_SUCH_PID, 0);
@@ -245,7 +232,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
             return Err(code::EBUSY);
         };
         let id = reg.next_id.fetch_add(1, Ordering::Relaxed);
-        let s = FreezeSession::new(id, pid, timeout_ms)?;
+        let s = FreezeSession::new(id, pid, hold_ms)?;
         *slot = Some(s.clone());
         s
     };
@@ -382,11 +369,11 @@ unsafe extern "C" fn park(work: *mut Work) {
     s.wake();
 
     // Parked: sleep killable (a frozen task must stay killable) until a decision.
-    let outcome = s.wait_while(PARKED, s.timeout_ms);
+    let outcome = s.wait_while(PARKED, s.hold_ms);
     let state = match outcome {
         Ok(PARKED) => {
             if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
-                pr_warn!("pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.timeout_ms);
+                pr_warn!("pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.hold_ms);
             }
             s.state.load(Ordering::Acquire)
         }

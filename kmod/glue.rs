@@ -95,7 +95,7 @@ pub(crate) struct Mm {
     _opaque: [u8; 0],
 }
 
-pub(crate) type WaitQueue = bindings::wait_queue_head;
+pub(crate) type WaitQueueHead = bindings::wait_queue_head;
 pub(crate) type Work = bindings::callback_head;
 
 extern "C" {
@@ -155,10 +155,10 @@ extern "C" {
     pub(crate) fn migr_kill_current();
     pub(crate) fn migr_try_module_get() -> bool;
     pub(crate) fn migr_module_put();
-    pub(crate) fn migr_waitqueue_init(wq: *mut WaitQueue);
-    pub(crate) fn migr_wake_all(wq: *mut WaitQueue);
+    pub(crate) fn migr_waitqueue_init(wq: *mut WaitQueueHead);
+    pub(crate) fn migr_wake_all(wq: *mut WaitQueueHead);
     pub(crate) fn migr_wait_killable(
-        wq: *mut WaitQueue,
+        wq: *mut WaitQueueHead,
         cond: unsafe extern "C" fn(*const c_void) -> bool,
         arg: *const c_void,
         timeout_ms: u64,

@@ -17,19 +17,9 @@ void migr_genl_unregister(void)
 	genl_unregister_family(&migr_nl_family);
 }
 
-/* Process context (a doit): may sleep, hence GFP_KERNEL. */
 struct sk_buff *migr_reply_new(struct genl_info *info, void **hdr)
 {
-	struct sk_buff *skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-
-	if (!skb)
-		return NULL;
-	*hdr = genlmsg_iput(skb, info);
-	if (!*hdr) {
-		nlmsg_free(skb);
-		return NULL;
-	}
-	return skb;
+	return migr_reply_new_size(info, hdr, NLMSG_GOODSIZE);
 }
 
 int migr_reply_put_u32(struct sk_buff *skb, u16 type, u32 value)
@@ -661,6 +651,7 @@ int migr_attr_parse_vma(const struct nlattr *nest, const struct nlattr **tb, int
 	return nla_parse_nested((struct nlattr **)tb, maxtype, nest, migr_vma_nl_policy, NULL);
 }
 
+/* Process context (a doit): may sleep, hence GFP_KERNEL. */
 struct sk_buff *migr_reply_new_size(struct genl_info *info, void **hdr, size_t size)
 {
 	struct sk_buff *skb = genlmsg_new(size, GFP_KERNEL);

@@ -9,7 +9,8 @@
 //! - `freeze`: park a task, hand out its image, thaw or end it (source side);
 //! - `image`: the image of a frozen task in netlink attributes;
 //! - `thread`, `mm`: dump and restore of thread state and of the address space;
-//! - `restore`: rebuild an image in a stub process (target side).
+//! - `restore`: rebuild an image in a stub process (target side);
+//! - `waitq`: killable waits with a timeout, used by all of the above.
 
 use kernel::prelude::*;
 
@@ -21,6 +22,7 @@ mod mm;
 mod netlink;
 mod restore;
 mod thread;
+mod waitq;
 #[allow(dead_code, unreachable_pub)]
 mod uapi_gen;
 

@@ -18,11 +18,12 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::Opaque;
 
-use crate::glue::{self, WaitQueue, Work};
+use crate::glue::{self, WaitQueueHead, Work};
 use crate::image::Image;
 use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
 use crate::thread::ThreadImage;
 use crate::uapi_gen as uapi;
+use crate::waitq::WaitQueue;
 
 /// How long the stub waits for the pages (the daemon streams them from the source).
 const LAYOUT_WAIT_MS: u32 = 600_000;
@@ -45,7 +46,7 @@ struct RestoreSession {
     /// ktime (ns) when the image arrived; an interrupted nanosleep is shortened by the time
     /// since then.
     arrived_ns: u64,
-    wq: Opaque<WaitQueue>,
+    wq: WaitQueue,
     resume: Opaque<Work>,
 }
 
@@ -58,8 +59,7 @@ unsafe impl Sync for RestoreSession {}
 impl RestoreSession {
     fn set(&self, state: i32) {
         self.state.store(state, Ordering::Release);
-        // SAFETY: `wq` is initialised in `restore`.
-        unsafe { glue::migr_wake_all(self.wq.get()) };
+        self.wq.wake_all();
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -69,23 +69,7 @@ impl RestoreSession {
 
     /// Sleep (killable) while the state is `from`, at most `ms`. Returns the state after.
     fn wait_while(&self, from: i32, ms: u32) -> Result<i32> {
-        struct WaitArg<'a> {
-            s: &'a RestoreSession,
-            from: i32,
-        }
-        unsafe extern "C" fn left(arg: *const c_void) -> bool {
-            // SAFETY: `arg` is the `WaitArg` below, alive for the whole wait.
-            let a = unsafe { &*arg.cast::<WaitArg<'_>>() };
-            a.s.state.load(Ordering::Acquire) != a.from
-        }
-        let arg = WaitArg { s: self, from };
-        // SAFETY: `wq` is initialised; `left` only reads `arg`, which outlives the call.
-        let r = unsafe {
-            glue::migr_wait_killable(self.wq.get(), left, (&arg as *const WaitArg<'_>).cast(), u64::from(ms))
-        };
-        if r < 0 {
-            return Err(code::EINTR);
-        }
+        self.wq.wait_killable(&|| self.state.load(Ordering::Acquire) != from, ms)?;
         Ok(self.state.load(Ordering::Acquire))
     }
 }
@@ -106,13 +90,13 @@ fn restore(info: *mut glue::GenlInfo) -> Result {
             image,
             state: AtomicI32::new(PREPARED),
             arrived_ns: ktime_ns(),
-            wq: Opaque::uninit(),
+            wq: WaitQueue::uninit(),
             resume: Opaque::uninit(),
         },
         GFP_KERNEL,
     )?;
-    // SAFETY: the Arc's contents never move; initialised before any use.
-    unsafe { glue::migr_waitqueue_init(s.wq.get()) };
+    // SAFETY: the Arc's contents never move; nobody else has the session yet.
+    unsafe { s.wq.init() };
     let install = |control: bool| -> Result<u32> {
         let raw = Arc::into_raw(s.clone());
         // SAFETY: the file takes over the reference `raw`; it is given back in `release`.
@@ -202,8 +186,10 @@ unsafe extern "C" fn resume_work(work: *mut Work) {
     let s = unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<RestoreSession>()) };
     let t = &s.image.thread;
     let mut regs = t.regs;
-    let mut res = Ok(());
-    if t.state.restart == uapi::RESTART_NANOSLEEP {
+    // A stub killed on its way out runs this from do_exit: nothing to load then.
+    // SAFETY: no preconditions.
+    let mut res = if unsafe { glue::migr_current_exiting() } { Err(code::EINTR) } else { Ok(()) };
+    if res.is_ok() && t.state.restart == uapi::RESTART_NANOSLEEP {
         let spent = ktime_ns().saturating_sub(s.arrived_ns);
         res = ThreadImage::finish_restart(&mut regs, t.state.restart_remaining_ns.saturating_sub(spent));
     }
@@ -275,9 +261,9 @@ pub(crate) unsafe extern "C" fn migr_restore_poll(session: *mut c_void) -> c_uin
 }
 
 #[no_mangle]
-pub(crate) unsafe extern "C" fn migr_restore_waitqueue(session: *mut c_void) -> *mut WaitQueue {
+pub(crate) unsafe extern "C" fn migr_restore_waitqueue(session: *mut c_void) -> *mut WaitQueueHead {
     // SAFETY: called by the glue with the file's private data.
-    unsafe { borrow(session) }.wq.get()
+    unsafe { borrow(session) }.wq.raw()
 }
 
 #[no_mangle]

@@ -46,7 +46,7 @@ def info_answers(lab):
         expect(info['protocol_version'] == uapi_protocol_version(),
                f'{node.name}: protocol {info["protocol_version"]}')
         expect(info['module_version'] == '0.1.0', f'module version {info["module_version"]}')
-        expect('info' in info['feature_names'], f'features {info["feature_names"]}')
+        expect({'info', 'stop-and-copy'} <= set(info['feature_names']), f'features {info["feature_names"]}')
         text = node.ok('migctl info')
         expect(re.search(r'protocol version:\s+%d' % uapi_protocol_version(), text), text)
 

@@ -207,13 +207,13 @@ def untouched(node, pid, path):
 def refusals(lab):
     """Every kind of task that cannot travel is refused with its reason, and the task runs
     on untouched: no such pid, kernel thread, pid 1, threads, shared memory (anonymous and
-    SysV), a traced process, a caller who may not ptrace it."""
+    SysV), a device mapping, a traced process, a caller who may not ptrace it."""
     n1 = lab.node(1)
     refuse(n1, 99999, 'node2', r'pid 99999: no such process')
     refuse(n1, 2, 'node2', r'kernel thread')
     refuse(n1, 1, 'node2', r'pid 1')
     for prog, why in [('threads', r'multi-threaded'), ('shmanon', r'shared memory .* at 0x'),
-                      ('sysvshm', r'shared memory .* at 0x')]:
+                      ('sysvshm', r'shared memory .* at 0x'), ('devmap', r'device mapping at 0x')]:
         pid = start(n1, prog, out=f'/tmp/{prog}.out')
         wait_for(n1, r'^ready$', path=f'/tmp/{prog}.out')
         refuse(n1, pid, 'node2', why)
@@ -261,11 +261,10 @@ def refusals_on_the_target(lab):
     expect(n1.ok('migctl ps').count('refused') >= 3, n1.ok('migctl ps'))
 
 
-def target_dies_mid_transfer(lab):
-    """Atomicity: the target's daemon is killed while 256 MiB are in flight. The migration
-    fails with one line, the program carries on at home and finishes with the checksum of a
-    run that was never migrated; the target keeps nothing of it."""
-    n1, n2 = lab.node(1), lab.node(2)
+def big_transfer_started(n1):
+    """Start a 256 MiB program on node1 and its migration to node2 in the background; return
+    (the checksum of an unmigrated run, pid) once pages are flowing. The migration's output
+    and exit code land in node1:/tmp/m.out."""
     want = final_line(baseline(n1, 'bigheap 256 0'), 'checksum')
     pid = start(n1, 'bigheap 256 8000')
     wait_for(n1, r'^ready$', timeout=120)
@@ -274,6 +273,15 @@ def target_dies_mid_transfer(lab):
     while 'transferring' not in n1.ok('migctl ps') and time.time() < deadline:
         time.sleep(0.2)
     expect(time.time() < deadline, 'transfer never started')
+    return want, pid
+
+
+def target_dies_mid_transfer(lab):
+    """Atomicity: the target's daemon is killed while 256 MiB are in flight. The migration
+    fails with one line, the program carries on at home and finishes with the checksum of a
+    run that was never migrated; the target keeps nothing of it."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want, pid = big_transfer_started(n1)
     time.sleep(0.5)
     n2.ok('killall migctl')
     out = wait_for(n1, r'^rc=', path='/tmp/m.out', timeout=90)
@@ -316,7 +324,55 @@ def user_migrates_own_process(lab):
     expect(re.search(rf'{pid}\s+in\s+node1\s+counter', ps), ps)
 
 
+def restart_daemon(node, args=''):
+    node.ok(f'killall migctl; sleep 0.5; (RUST_LOG_STYLE=never migctl serve {args} > /dev/console 2>&1 3>&- &)')
+    deadline = time.time() + 20
+    while node.sh('test -S /run/migr/migctl.sock && migctl ping 127.0.0.1 --timeout 1')[0] != 0:
+        expect(time.time() < deadline, f'{node.name}: daemon did not come back')
+        time.sleep(0.2)
+
+
+def faults_at_every_step(lab):
+    """Atomicity, step by step: a fault injected at each point of the migration (on the
+    target: before the stub, after the layout, mid-pages, before go; on the source: after the
+    freeze, before go) fails it with one line; the program carries on at home, and the target
+    keeps nothing."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'counter 100000 30', out='/tmp/c.out')
+    wait_for(n1, r'^3$', path='/tmp/c.out')
+    for point in ['target-before-stub', 'target-after-layout', 'target-mid-pages',
+                  'target-before-go', 'source-after-freeze', 'source-before-go']:
+        node = n2 if point.startswith('target') else n1
+        restart_daemon(node, f'--inject-fault {point}')
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2', timeout=120)
+        expect(rc == 12 and 'carries on at home' in out and len(out.strip().splitlines()) == 1,
+               f'{point}: rc {rc}: {out!r}')
+        expect(wait_console(node, f'fault injected at {point}'), f'{point}: not logged')
+        untouched(n1, pid, '/tmp/c.out')
+        expect(not alive(n2, pid), f'{point}: pid {pid} left on node2')
+        restart_daemon(node)
+    nums = [int(x) for x in text(n1, '/tmp/c.out').split() if x.isdigit()]
+    expect(nums == list(range(1, len(nums) + 1)), 'the count skipped or repeated a number')
+    migrate(n1, pid, n2)
+    n2.ok(f'kill -9 {pid}')
+
+
+def source_daemon_dies_mid_transfer(lab):
+    """The source's own daemon is killed while 256 MiB are in flight: the module thaws the
+    process (its hold descriptor closed), which finishes at home with the right checksum; the
+    target discards its half-built copy."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want, pid = big_transfer_started(n1)
+    n1.ok("kill -9 $(pidof migctl | tr ' ' '\\n' | sort -n | head -1)")  # the daemon: lowest pid
+    expect(wait_console(n1, r'controller let go without commit; thawed'), 'no thaw logged on node1')
+    out = wait_for(n1, r'^checksum |^FAIL', timeout=180)
+    expect('verify ok' in out and final_line(out, 'checksum') == want, out[-200:])
+    expect(wait_console(n2, rf'restore of pid {pid} from .*: link to the source lost', timeout=90),
+           'node2 did not log the lost link')
+    expect(not alive(n2, pid), f'pid {pid} left on node2')
+
+
 ALL = [counter_moves, heap_and_stack, dynamic_tls_vdso, blocked_in_syscalls, vector_registers,
        big_heap, signal_state, private_file_mapping, back_and_forth, refusals,
        refusals_on_the_target, target_dies_mid_transfer, freeze_times_out,
-       user_migrates_own_process]
+       user_migrates_own_process, faults_at_every_step, source_daemon_dies_mid_transfer]

@@ -109,12 +109,13 @@ impl ModuleClient {
     }
 
     /// Freeze `pid` (see uapi/migr.yaml `freeze`): the reply's attributes.
-    pub fn freeze(&mut self, pid: u32, timeout_ms: u32) -> Result<Vec<(u16, Vec<u8>)>> {
+    pub fn freeze(&mut self, pid: u32, timeout_ms: u32, hold_ms: u32) -> Result<Vec<(u16, Vec<u8>)>> {
         self.request_with(
             uapi::CMD_FREEZE,
             &[
                 (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
                 (uapi::A_TASK_TIMEOUT_MS, false, timeout_ms.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_HOLD_TIMEOUT_MS, false, hold_ms.to_ne_bytes().to_vec()),
             ],
         )
     }

@@ -13,7 +13,8 @@ pub struct ModuleInfo {
 }
 
 /// Names of the feature bits, in bit order, as the spec names them.
-const FEATURE_NAMES: &[(u64, &str)] = &[(uapi::FEATURE_INFO, "info")];
+const FEATURE_NAMES: &[(u64, &str)] =
+    &[(uapi::FEATURE_INFO, "info"), (uapi::FEATURE_STOP_AND_COPY, "stop-and-copy")];
 
 impl ModuleInfo {
     /// Refuse a module that speaks another protocol: every later command depends on it.

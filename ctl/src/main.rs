@@ -5,6 +5,7 @@
 mod client;
 mod daemon_local;
 mod error;
+mod fault;
 mod genl;
 mod image;
 mod info;
@@ -44,6 +45,9 @@ enum Cmd {
         /// Local control socket (for `migctl migrate` and `ps` on this node).
         #[arg(long, default_value = local::SOCKET_PATH)]
         socket: PathBuf,
+        /// Fail every migration at this point (testing); see `fault.rs` for the points.
+        #[arg(long)]
+        inject_fault: Option<String>,
     },
     /// Check that NODE's daemon answers and is in our cluster.
     Ping {
@@ -66,9 +70,9 @@ enum Cmd {
         /// host or host:port of the target node's daemon.
         #[arg(long)]
         to: String,
-        /// Seconds the process may take to stop, and may stay stopped before it resumes
-        /// here on its own.
-        #[arg(long, default_value_t = 60)]
+        /// Seconds the process may take to stop; if it does not (stopped by a signal, in
+        /// uninterruptible sleep), the migration is refused and it is left as it was.
+        #[arg(long, default_value_t = 30)]
         freeze_timeout: u32,
     },
     /// List migrations in and out of this node.
@@ -86,7 +90,12 @@ fn run(cli: Cli) -> error::Result<()> {
             println!("{}", if json { info.to_json() } else { info.to_text() });
             Ok(())
         }
-        Cmd::Serve { listen, key, socket } => peer::serve::run(&listen, &peer::key::load(&key)?, &socket),
+        Cmd::Serve { listen, key, socket, inject_fault } => {
+            if let Some(p) = inject_fault {
+                fault::set(&p).map_err(CtlError::Other)?;
+            }
+            peer::serve::run(&listen, &peer::key::load(&key)?, &socket)
+        }
         Cmd::Ping { node, key, json, timeout } => {
             let pong = peer::ping::ping(&node, &peer::key::load(&key)?, timeout)?;
             if json {

@@ -65,6 +65,9 @@ pub fn total_bytes(runs: &[Run]) -> u64 {
     runs.iter().map(|r| r.pages * PAGE).sum()
 }
 
+/// Pages read from /proc/PID/mem with one call.
+const READ_PAGES: u64 = 256;
+
 /// Read the runs from `mem` (/proc/PID/mem) and hand them out in batches of about
 /// BATCH_BYTES. `send` gets each batch and the bytes of pages examined so far.
 pub fn read_batches(
@@ -75,20 +78,27 @@ pub fn read_batches(
     let mut batch = PageBatch { runs: Vec::new() };
     let mut batch_bytes = 0usize;
     let mut done = 0u64;
-    let mut page = vec![0u8; PAGE as usize];
+    let mut buf = vec![0u8; (READ_PAGES * PAGE) as usize];
     for r in runs {
-        for i in 0..r.pages {
-            let addr = r.start + i * PAGE;
-            mem.read_exact_at(&mut page, addr).map_err(|e| format!("reading page {addr:#x}: {e}"))?;
-            done += PAGE;
-            if r.zero_skip && page.iter().all(|&b| b == 0) {
-                continue;
+        let mut off = 0;
+        while off < r.pages {
+            let n = (r.pages - off).min(READ_PAGES);
+            let start = r.start + off * PAGE;
+            let chunk = &mut buf[..(n * PAGE) as usize];
+            mem.read_exact_at(chunk, start).map_err(|e| format!("reading pages at {start:#x}: {e}"))?;
+            off += n;
+            done += n * PAGE;
+            for (i, page) in chunk.chunks_exact(PAGE as usize).enumerate() {
+                if r.zero_skip && page.iter().all(|&b| b == 0) {
+                    continue;
+                }
+                let addr = start + i as u64 * PAGE;
+                match batch.runs.last_mut() {
+                    Some((s, d)) if *s + d.len() as u64 == addr => d.extend_from_slice(page),
+                    _ => batch.runs.push((addr, page.to_vec())),
+                }
+                batch_bytes += PAGE as usize;
             }
-            match batch.runs.last_mut() {
-                Some((s, d)) if *s + d.len() as u64 == addr => d.extend_from_slice(&page),
-                _ => batch.runs.push((addr, page.clone())),
-            }
-            batch_bytes += PAGE as usize;
             if batch_bytes >= BATCH_BYTES {
                 send(std::mem::replace(&mut batch, PageBatch { runs: Vec::new() }), done)?;
                 batch_bytes = 0;

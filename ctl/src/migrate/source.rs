@@ -22,6 +22,9 @@ use crate::uapi_gen as uapi;
 /// A silent peer is given up after this long.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The module resumes a task left parked this long without thaw or commit: the last resort
+/// if this daemon hangs (if it dies, its hold descriptor closes and the task resumes at once).
+const HOLD_TIMEOUT_MS: u32 = 600_000;
 
 pub struct Failure {
     pub refused: bool,
@@ -79,7 +82,7 @@ pub fn migrate(
 
     // 2. Freeze.
     let mut module = ModuleClient::connect().map_err(|e| refused(e.to_string()))?;
-    let reply = module.freeze(pid, timeout_ms).map_err(|e| refused(e.to_string()))?;
+    let reply = module.freeze(pid, timeout_ms, HOLD_TIMEOUT_MS).map_err(|e| refused(e.to_string()))?;
     let (session, hold_fd, mut image) = match Frozen::from_reply(reply).map_err(|e| refused(e.to_string()))? {
         Frozen::Refused(why) => return Err(refused(why)),
         Frozen::Session { session, hold_fd, image } => (session, hold_fd, image),
@@ -99,6 +102,8 @@ pub fn migrate(
         r.state = "frozen".into();
     });
     log::info!("pid {pid} ({}) frozen: {} mappings", image.comm, image.vmas.len());
+
+    crate::fault::check("source-after-freeze").map_err(failed)?;
 
     // 3. What userspace reads: identity, descriptors, mapped files.
     let identity = procinfo::identity(pid).map_err(refused)?;
@@ -143,6 +148,7 @@ pub fn migrate(
     .map_err(failed)?;
 
     // 5. Go, and give up the original only once the target says it runs.
+    crate::fault::check("source-before-go").map_err(failed)?;
     ch.send(&Request::Go).map_err(link)?;
     let remote_pid = match ch.recv::<Response>().map_err(link)? {
         Response::Running { pid } => pid,

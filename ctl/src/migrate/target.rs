@@ -29,7 +29,9 @@ fn stub_path() -> String {
 }
 
 /// Serve one Restore on this connection; the task runs here afterwards or nothing remains.
-pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) {
+/// After a failure the connection is of no further use (the source may still be streaming
+/// pages): false tells the caller to close it.
+pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) -> bool {
     let pid = offer.pid;
     let record = table::add(pid, "in", &offer.source_node);
     match run(ch, offer, record) {
@@ -47,11 +49,13 @@ pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) {
                 log::info!("pid {child}: {how}");
                 table::set_state(record, how);
             });
+            true
         }
         Err((resp, why)) => {
             log::warn!("restore of pid {pid} from {peer}: {why}");
             table::set_state(record, format!("failed: {why}"));
             let _ = ch.send(&resp(why));
+            false
         }
     }
 }
@@ -113,6 +117,7 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
     // SAFETY: the module just installed both descriptors in this process for us.
     let (ctl, stub_fd) = unsafe { (OwnedFd::from_raw_fd(ctl), OwnedFd::from_raw_fd(stub_fd)) };
 
+    crate::fault::check("target-before-stub").map_err(error)?;
     let id = &offer.identity;
     let groups = if id.groups.is_empty() {
         "-".to_string()
@@ -142,6 +147,7 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
     procinfo::apply_rlimits(child, &id.rlimits);
 
     wait_layout(&ctl, child)?;
+    crate::fault::check("target-after-layout").map_err(error)?;
     let mem = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -154,9 +160,13 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
         match ch.recv::<Request>() {
             Ok(Request::Pages(batch)) => {
                 bytes += pages::write_batch(&mem, &batch).map_err(error)?;
+                crate::fault::check("target-mid-pages").map_err(error)?;
                 table::update(record, |r| r.bytes = bytes);
             }
-            Ok(Request::Go) => break,
+            Ok(Request::Go) => {
+                crate::fault::check("target-before-go").map_err(error)?;
+                break;
+            }
             Ok(other) => return Err(error(format!("unexpected {other:?} during transfer"))),
             Err(e) => return Err(error(format!("link to the source lost during transfer: {e}"))),
         }

@@ -60,8 +60,10 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
         };
         let resp = match req {
             Request::Restore(offer) => {
-                crate::migrate::target::restore(&mut ch, *offer, &peer);
-                continue;
+                if crate::migrate::target::restore(&mut ch, *offer, &peer) {
+                    continue;
+                }
+                return;
             }
             other => answer(other),
         };
