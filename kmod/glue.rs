@@ -191,6 +191,7 @@ extern "C" {
     pub(crate) fn migr_set_auxv(mm: *mut Mm, buf: *const u64, n: u32);
     pub(crate) fn migr_map_anon(start: u64, len: u64, vm_flags: u64) -> c_long;
     pub(crate) fn migr_map_file(path: *const c_char, start: u64, len: u64, vm_flags: u64, pgoff: u64) -> c_long;
+    pub(crate) fn migr_vma_add_flags(start: u64, flags: u64) -> c_int;
     pub(crate) fn migr_unmap(start: u64, len: u64) -> c_int;
 
     pub(crate) fn migr_restore_fd_install(session: *const c_void, control: bool) -> c_int;

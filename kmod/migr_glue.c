@@ -512,6 +512,25 @@ long migr_map_file(const char *path, u64 start, u64 len, u64 vm_flags, u64 pgoff
 	return migr_mapped(got, start);
 }
 
+/* madvise-only flags of a mapping of current (do_madvise is not exported). */
+int migr_vma_add_flags(u64 start, u64 flags)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = -ENOENT;
+
+	flags &= VM_DONTCOPY | VM_DONTDUMP | VM_WIPEONFORK;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	vma = find_vma(mm, start);
+	if (vma && vma->vm_start == start) {
+		vm_flags_set(vma, flags);
+		ret = 0;
+	}
+	mmap_write_unlock(mm);
+	return ret;
+}
+
 int migr_unmap(u64 start, u64 len)
 {
 	return vm_munmap(start, len);

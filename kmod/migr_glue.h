@@ -110,6 +110,7 @@ void migr_set_auxv(struct mm_struct *mm, const u64 *buf, unsigned int n);
 u64 migr_vm_flags_user_mask(void);
 long migr_map_anon(u64 start, u64 len, u64 vm_flags);
 long migr_map_file(const char *path, u64 start, u64 len, u64 vm_flags, u64 pgoff);
+int migr_vma_add_flags(u64 start, u64 flags);
 int migr_unmap(u64 start, u64 len);
 
 /* ---- restore session fd (restore.rs) ---- */

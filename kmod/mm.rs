@@ -16,6 +16,11 @@ const VM_MAYSHARE: u64 = 0x0000_0080;
 const VM_PFNMAP: u64 = 0x0000_0400;
 const VM_IO: u64 = 0x0000_4000;
 const VM_MIXEDMAP: u64 = 0x1000_0000;
+const VM_DONTCOPY: u64 = 0x0002_0000;
+const VM_DONTDUMP: u64 = 0x0400_0000;
+const VM_WIPEONFORK: u64 = 0x0200_0000;
+/// Flags only madvise sets; restored after mapping.
+const MADVISE_FLAGS: u64 = VM_DONTCOPY | VM_DONTDUMP | VM_WIPEONFORK;
 
 const PATH_MAX: usize = 4096;
 const PAGE_SIZE: u64 = 4096;
@@ -117,6 +122,37 @@ impl Drop for MmRef {
     }
 }
 
+/// Map one mapping of the image into current, with its madvise-only flags.
+fn map_one(v: &Vma) -> Result {
+    let i = &v.info;
+    let len = i.end - i.start;
+    let r = match i.kind {
+        k if k == uapi::VMA_KIND_VDSO || k == uapi::VMA_KIND_VVAR => return Ok(()),
+        k if k == uapi::VMA_KIND_FILE => {
+            let mut cpath = KVec::new();
+            cpath.extend_from_slice(&v.path, GFP_KERNEL)?;
+            cpath.push(0, GFP_KERNEL)?;
+            // SAFETY: `cpath` is NUL-terminated; mapping into current's mm with vm_mmap,
+            // which takes the mmap lock itself.
+            unsafe { glue::migr_map_file(cpath.as_ptr().cast(), i.start, len, i.flags, i.pgoff) }
+        }
+        // SAFETY: as above, anonymous memory.
+        _ => unsafe { glue::migr_map_anon(i.start, len, i.flags) },
+    };
+    if r < 0 {
+        pr_warn!("restore: mapping {:#x}-{:#x} failed: {}\n", i.start, i.end, r);
+        return Err(Error::from_errno(r as i32));
+    }
+    if i.flags & MADVISE_FLAGS != 0 {
+        // SAFETY: sets flags on current's own mapping just made; the glue takes the lock.
+        let r = unsafe { glue::migr_vma_add_flags(i.start, i.flags) };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+    }
+    Ok(())
+}
+
 impl MmImage {
     pub(crate) fn capture(mm: &MmRef) -> Result<Self> {
         let mut img = MmImage { fields: MmFields::default(), auxv: KVec::new(), vmas: KVec::new() };
@@ -203,30 +239,13 @@ impl MmImage {
                 return Err(Error::from_errno(r));
             }
         }
-        for v in self.vmas.iter() {
-            let i = &v.info;
-            let len = i.end - i.start;
-            let r = match i.kind {
-                k if k == uapi::VMA_KIND_VDSO || k == uapi::VMA_KIND_VVAR => continue,
-                k if k == uapi::VMA_KIND_FILE => {
-                    let mut cpath = KVec::new();
-                    cpath.extend_from_slice(&v.path, GFP_KERNEL)?;
-                    cpath.push(0, GFP_KERNEL)?;
-                    // SAFETY: `cpath` is NUL-terminated; mapping into current's mm with
-                    // vm_mmap, which takes the mmap lock itself.
-                    unsafe { glue::migr_map_file(cpath.as_ptr().cast(), i.start, len, i.flags, i.pgoff) }
+        // Mappings with madvise-only flags go first, flags set at once, so that a neighbour
+        // mapped later cannot merge with them before their flags differ.
+        for pass_special in [true, false] {
+            for v in self.vmas.iter() {
+                if (v.info.flags & MADVISE_FLAGS != 0) == pass_special {
+                    map_one(v)?;
                 }
-                // SAFETY: as above, anonymous memory.
-                _ => unsafe { glue::migr_map_anon(i.start, len, i.flags) },
-            };
-            if r < 0 {
-                pr_warn!(
-                    "restore: mapping {:#x}-{:#x} failed: {}\n",
-                    i.start,
-                    i.end,
-                    r
-                );
-                return Err(Error::from_errno(r as i32));
             }
         }
         // SAFETY: `mm.0` is current's live mm; the glue takes the locks prctl_set_mm_map takes.

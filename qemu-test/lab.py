@@ -116,6 +116,13 @@ class Node:
         except FileNotFoundError:
             return ''
 
+    def power_off(self):
+        """Cut the power: the node vanishes from the network without a word."""
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock = None
+
     def stop(self):
         if self.sock:
             try:

@@ -372,7 +372,39 @@ def source_daemon_dies_mid_transfer(lab):
     expect(not alive(n2, pid), f'pid {pid} left on node2')
 
 
+def target_node_dies_mid_transfer(lab):
+    """Atomicity: the target node loses power while 256 MiB are in flight. The source gives
+    the silent peer up after its timeout, the migration fails with one line, and the program
+    finishes at home with the checksum of a run that was never migrated."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want, pid = big_transfer_started(n1)
+    n2.power_off()
+    out = wait_for(n1, r'^rc=', path='/tmp/m.out', timeout=150)
+    expect('rc=12' in out and 'carries on at home' in out, out)
+    out = wait_for(n1, r'^checksum |^FAIL', timeout=180)
+    expect('verify ok' in out and final_line(out, 'checksum') == want, out[-200:])
+    expect(re.search(rf'migrate pid {pid} to node2: failed: link to node2 lost', n1.console_text()),
+           'node1 did not log the failure')
+
+
+def madvise_flags_survive(lab):
+    """Mappings keep their madvise-only flags (MADV_DONTFORK, DONTDUMP, WIPEONFORK) and
+    contents."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'madvflags 4000')
+    out = wait_for(n1, r'^ready$')
+    migrate(n1, pid, n2)
+    smaps = n2.ok(f'cat /proc/{pid}/smaps')
+    for name, flag in [('dontfork', 'dc'), ('dontdump', 'dd'), ('wipeonfork', 'wf')]:
+        addr = re.search(rf'^{name} 0x([0-9a-f]+)$', out, re.M).group(1)
+        block = re.search(rf'^0*{addr}-.*?^VmFlags:([^\n]*)', smaps, re.M | re.S)
+        expect(block and flag in block.group(1).split(), f'{name} at {addr}: no {flag} in {block and block.group(1)}')
+    out = wait_for(n2, r'^done$|^FAIL', timeout=60)
+    expect('patterns ok' in out, out)
+
+
 ALL = [counter_moves, heap_and_stack, dynamic_tls_vdso, blocked_in_syscalls, vector_registers,
        big_heap, signal_state, private_file_mapping, back_and_forth, refusals,
        refusals_on_the_target, target_dies_mid_transfer, freeze_times_out,
-       user_migrates_own_process, faults_at_every_step, source_daemon_dies_mid_transfer]
+       user_migrates_own_process, faults_at_every_step, source_daemon_dies_mid_transfer,
+       target_node_dies_mid_transfer, madvise_flags_survive]
