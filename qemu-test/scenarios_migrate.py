@@ -35,15 +35,22 @@ def alive(node, pid):
     return rc == 0
 
 
+# Extra `migctl migrate` arguments for every migration of a scenario (scenarios_lazy.py
+# runs the scenarios here again with --mode lazy).
+MODE_ARGS = ''
+
+
 def migrate(src, pid, dst, timeout=300, expect_ok=True):
-    rc, out = src.sh(f'migctl migrate {pid} --to {dst.name}', timeout=timeout)
+    rc, out = src.sh(f'migctl migrate {pid} --to {dst.name} {MODE_ARGS}', timeout=timeout)
     if expect_ok:
         expect(rc == 0, f'migrate {pid} {src.name} -> {dst.name}: rc {rc}: {out!r}')
         expect(re.search(rf'pid {pid} migrated to {dst.name}', out), out)
     return rc, out
 
 
-def gone(node, pid, timeout=10):
+def gone(node, pid, timeout=None):
+    # In lazy mode the original stays, parked, as the page server until the push is done.
+    timeout = timeout or (240 if 'lazy' in MODE_ARGS else 10)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not alive(node, pid):

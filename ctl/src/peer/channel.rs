@@ -87,6 +87,10 @@ impl Channel {
         Ok(Channel { stream, noise, buf })
     }
 
+    pub fn peer_ip(&self) -> std::net::IpAddr {
+        self.stream.peer_addr().map(|a| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
     /// Bound every later read and write: a silent peer becomes an error, never a hang.
     pub fn set_timeout(&self, t: std::time::Duration) -> std::io::Result<()> {
         self.stream.set_read_timeout(Some(t))?;
