@@ -44,6 +44,12 @@ impl ModuleClient {
     pub fn connect() -> Result<Self> {
         let mut sock = NlSocketHandle::connect(NlFamily::Generic, None, &[])
             .map_err(|e| CtlError::Module(format!("cannot open a generic netlink socket: {e}")))?;
+        // neli opens its socket without SOCK_CLOEXEC: a restored task must not inherit it.
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: F_SETFD on a descriptor we own.
+            unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         let family = sock.resolve_genl_family(uapi::FAMILY_NAME).map_err(|e| {
             if std::path::Path::new("/sys/module/migr").exists() {
                 CtlError::Module(format!("cannot resolve the migr family: {e}"))

@@ -326,6 +326,14 @@ fn spawn_stub(pid: u32, argv: &[String], fds: &[(RawFd, OwnedFd)], stub_fd: &Own
             if libc::dup2(stub_fd.as_raw_fd(), STUB_FD) < 0 {
                 libc::_exit(121);
             }
+            // Nothing of the daemon's may leak into the image (exec would close only the
+            // close-on-exec ones).
+            for fd in 0..STUB_FD {
+                if !parked.iter().any(|(num, _)| *num == fd) {
+                    libc::close(fd);
+                }
+            }
+            libc::syscall(libc::SYS_close_range, (STUB_FD + 1) as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint);
             libc::execve(pargv[0], pargv.as_ptr(), penv.as_ptr());
             libc::_exit(122);
         }
