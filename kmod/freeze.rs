@@ -39,7 +39,8 @@ const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 const DEFAULT_HOLD_MS: u32 = 600_000;
 const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
-// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED.
+// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED;
+// PARKED -> HANDED -> COMMIT (lazy mode).
 const QUEUED: u32 = 0;
 const PARKED: u32 = 1;
 const THAW: u32 = 2;
@@ -47,6 +48,8 @@ const COMMIT: u32 = 3;
 const DONE: u32 = 4;
 const CANCELLED: u32 = 5;
 const FAILED: u32 = 6;
+/// Lazy mode: runs elsewhere, parked as the page server; never thawed again.
+const HANDED: u32 = 7;
 
 pub(crate) struct FreezeSession {
     id: u32,
@@ -336,7 +339,16 @@ unsafe extern "C" fn park(work: *mut Work) {
     s.wake();
 
     // Parked: sleep killable (a frozen task must stay killable) until a decision.
-    let outcome = s.wait_while(PARKED, s.hold_ms);
+    let mut outcome = s.wait_while(PARKED, s.hold_ms);
+    if outcome == Ok(HANDED) {
+        // Serving pages for its copy elsewhere: wait for commit; never come back.
+        outcome = s.wait_while(HANDED, s.hold_ms);
+        if outcome == Ok(HANDED) {
+            pr_warn!("pid {}: handed over, no commit within {} ms; ending the original\n", s.pid, s.hold_ms);
+            let _ = s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire);
+            outcome = Ok(COMMIT);
+        }
+    }
     let state = match outcome {
         Ok(PARKED) => {
             if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
@@ -382,6 +394,9 @@ pub(crate) unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
     let s = unsafe { Arc::from_raw(session.cast::<FreezeSession>().cast_const()) };
     if decide(&s, THAW) {
         pr_warn!("pid {}: controller let go without commit; thawed\n", s.pid);
+    } else if s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        s.wake();
+        pr_warn!("pid {}: controller gone after hand-over; the original ends\n", s.pid);
     }
 }
 
@@ -391,8 +406,16 @@ fn thaw_or_commit(info: *mut glue::GenlInfo, to: u32) -> Result {
     let req = unsafe { Request::new(info) };
     let id = req.u32(uapi::A_TASK_SESSION).ok_or(code::EINVAL)?;
     let s = sessions().find(|s| s.id == id).ok_or(code::ENOENT)?;
-    if !decide(&s, to) {
+    let from = if to == HANDED { PARKED } else { s.state.load(Ordering::Acquire) };
+    let ok = (from == PARKED || (from == HANDED && to == COMMIT))
+        && s.state.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    s.wake();
+    if !ok {
         return Err(code::EINVAL); // not parked (already decided or timed out)
+    }
+    if to == HANDED {
+        pr_info!("pid {} handed over: parked as the page server\n", s.pid);
+        return Ok(());
     }
     // Wait (briefly) until the task has acted, so that "committed" means the original is
     // gone and "thawed" means it runs again.
@@ -409,6 +432,11 @@ pub(crate) extern "C" fn migr_nl_freeze_doit(_skb: *mut bindings::sk_buff, info:
 #[no_mangle]
 pub(crate) extern "C" fn migr_nl_thaw_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
     doit_result(thaw_or_commit(info, THAW))
+}
+
+#[no_mangle]
+pub(crate) extern "C" fn migr_nl_hand_over_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
+    doit_result(thaw_or_commit(info, HANDED))
 }
 
 #[no_mangle]

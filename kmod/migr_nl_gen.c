@@ -37,6 +37,11 @@ static const struct nla_policy migr_commit_nl_policy[MIGR_A_TASK_SESSION + 1] = 
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
 };
 
+/* MIGR_CMD_HAND_OVER - do */
+static const struct nla_policy migr_hand_over_nl_policy[MIGR_A_TASK_SESSION + 1] = {
+	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+};
+
 /* MIGR_CMD_RESTORE - do */
 static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_MODE + 1] = {
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
@@ -110,6 +115,13 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.cmd		= MIGR_CMD_COMMIT,
 		.doit		= migr_nl_commit_doit,
 		.policy		= migr_commit_nl_policy,
+		.maxattr	= MIGR_A_TASK_SESSION,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_HAND_OVER,
+		.doit		= migr_nl_hand_over_doit,
+		.policy		= migr_hand_over_nl_policy,
 		.maxattr	= MIGR_A_TASK_SESSION,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},

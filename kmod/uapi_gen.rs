@@ -4,7 +4,7 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 pub const MAX_PAGE_RUN: u32 = 15;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
@@ -69,11 +69,12 @@ pub const CMD_INFO_GET: u8 = 1;
 pub const CMD_FREEZE: u8 = 2;
 pub const CMD_THAW: u8 = 3;
 pub const CMD_COMMIT: u8 = 4;
-pub const CMD_RESTORE: u8 = 5;
-pub const CMD_PAGER_LISTEN: u8 = 6;
-pub const CMD_PAGE_REQUEST: u8 = 7;
-pub const CMD_PAGE_DATA: u8 = 8;
-pub const CMD_PAGER_END: u8 = 9;
+pub const CMD_HAND_OVER: u8 = 5;
+pub const CMD_RESTORE: u8 = 6;
+pub const CMD_PAGER_LISTEN: u8 = 7;
+pub const CMD_PAGE_REQUEST: u8 = 8;
+pub const CMD_PAGE_DATA: u8 = 9;
+pub const CMD_PAGER_END: u8 = 10;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;

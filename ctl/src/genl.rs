@@ -131,6 +131,11 @@ impl ModuleClient {
             .map(|_| ())
     }
 
+    pub fn hand_over(&mut self, session: u32) -> Result<()> {
+        self.request_with(uapi::CMD_HAND_OVER, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
+            .map(|_| ())
+    }
+
     pub fn commit(&mut self, session: u32) -> Result<()> {
         self.request_with(uapi::CMD_COMMIT, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
             .map(|_| ())

@@ -146,7 +146,7 @@ pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
         return;
     };
     let mut window = WINDOW_START;
-    let mut next = u64::MAX;
+    let (mut prev, mut next) = (u64::MAX, u64::MAX);
     loop {
         let addr = match ch.recv::<Request>() {
             Ok(Request::Fault { addr }) => addr,
@@ -157,13 +157,15 @@ pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
             Err(_) => break, // the target closed it: its task ended or has every page
         };
         let page = addr & !(PAGE - 1);
+        // Sequential: the fault lands in or right after the last window.
         window = if !srv.prefetch {
             1
-        } else if page == next {
+        } else if page > prev && page <= next {
             (window * 2).min(WINDOW_MAX)
         } else {
             WINDOW_START
         };
+        prev = page;
         let batch = match srv.read_window(page, window) {
             Ok(b) => b,
             Err(e) => {

@@ -99,9 +99,11 @@ pub fn start_fault_channel(pid: u32, source: SocketAddr, key: [u8; 32], token: u
                         rest.runs.remove(0);
                     }
                 }
+                // The window goes in before the faulting page, whose arrival wakes the task:
+                // it then finds the next pages already here.
+                deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
                 deliver(&mut m, pid, &first, uapi::PAGE_KIND_FAULT)?;
                 let us = t0.elapsed().as_micros() as u64;
-                deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
                 let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / 4096).sum();
                 table::update(record, |r| {
                     r.stats.remote_faults += 1;

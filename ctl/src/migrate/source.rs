@@ -229,6 +229,9 @@ pub fn migrate(
     // 6. Lazy: the task runs there; the original stays parked as the page server until the
     // target has every page (push) or its task is gone (no push).
     frozen.runs_elsewhere = true;
+    if let Err(e) = frozen.module.hand_over(frozen.session) {
+        log::warn!("pid {pid}: hand-over: {e}");
+    }
     table::set_state(record, format!("serving pages to {to} (pid {remote_pid})"));
     events(LocalEvent::Done(outcome.clone()));
     let running_at = Instant::now();
