@@ -166,10 +166,14 @@ class Lab:
         for node in self.nodes:
             node.stop()
 
-    def splats(self):
+    def splats(self, before=None):
+        """Splat lines on the consoles (only those before the first line containing
+        `before`, if given; a node that never printed it counts whole)."""
         found = []
         for node in self.nodes:
             for line in node.console_text().splitlines():
+                if before and before in line:
+                    break
                 if SPLAT.search(line):
                     found.append(f'{node.name}: {line.strip()}')
         return found
