@@ -218,6 +218,9 @@ extern "C" {
     pub(crate) fn migr_touch_write(addr: u64) -> c_int;
     pub(crate) fn migr_pager_notify(portid: u32, pid: u32, addr: u64, faults: u32) -> c_int;
     pub(crate) fn migr_info_portid(info: *mut GenlInfo) -> u32;
+    pub(crate) fn migr_pager_watch(pager: *mut c_void) -> *mut c_void;
+    pub(crate) fn migr_pager_unwatch(watch: *mut c_void, unused: *mut Mm);
+    pub(crate) fn migr_xa_discard(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, count: core::ffi::c_ulong);
 
     pub(crate) fn migr_restore_fd_install(session: *const c_void, control: bool) -> c_int;
     pub(crate) fn migr_freeze_fd_install(session: *const c_void) -> c_int;

@@ -901,3 +901,100 @@ u32 migr_info_portid(struct genl_info *info)
 {
 	return info->snd_portid;
 }
+
+/*
+ * MADV_DONTNEED on a lazy range: the pages must read back as zeros afterwards, including
+ * those the task never touched since it arrived (no PTE to zap, still at the source). An
+ * MMU notifier sees the zap (MMU_NOTIFY_CLEAR) and the pager marks the range served. The
+ * zapper holds the VMA (mmap lock or per-VMA lock), so the VMA walk under RCU is stable
+ * for the range; nothing here sleeps.
+ */
+#ifdef CONFIG_MMU_NOTIFIER
+#include <linux/mmu_notifier.h>
+
+void migr_pager_discard(void *pager, unsigned long pgoff, unsigned long count);
+
+struct migr_watch {
+	struct mmu_notifier mn;
+	void *pager;
+};
+
+static int migr_watch_invalidate(struct mmu_notifier *mn, const struct mmu_notifier_range *r)
+{
+	struct migr_watch *w = container_of(mn, struct migr_watch, mn);
+	unsigned long addr = r->start;
+
+	if (r->event != MMU_NOTIFY_CLEAR)
+		return 0;
+	rcu_read_lock();
+	while (addr < r->end) {
+		unsigned long index = addr, s, e;
+		struct vm_area_struct *vma = mt_find(&r->mm->mm_mt, &index, r->end - 1);
+
+		if (!vma)
+			break;
+		s = max(addr, vma->vm_start);
+		e = min(r->end, vma->vm_end);
+		if (vma->vm_ops == &migr_pager_vm_ops && vma->vm_file->private_data == w->pager)
+			migr_pager_discard(w->pager, vma->vm_pgoff + ((s - vma->vm_start) >> PAGE_SHIFT),
+					   (e - s) >> PAGE_SHIFT);
+		addr = vma->vm_end;
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+static const struct mmu_notifier_ops migr_watch_ops = {
+	.invalidate_range_start = migr_watch_invalidate,
+};
+
+/* Watch current's mm for the pager; NULL if that fails (then DONTNEED is not seen). */
+void *migr_pager_watch(void *pager)
+{
+	struct migr_watch *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	w->pager = pager;
+	w->mn.ops = &migr_watch_ops;
+	if (mmu_notifier_register(&w->mn, current->mm)) {
+		kfree(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* May sleep (SRCU): waits for callbacks in flight. */
+void migr_pager_unwatch(void *watch, struct mm_struct *unused)
+{
+	struct migr_watch *w = watch;
+
+	if (!w)
+		return;
+	mmu_notifier_unregister(&w->mn, w->mn.mm);
+	kfree(w);
+}
+#else
+void *migr_pager_watch(void *pager)
+{
+	return NULL;
+}
+
+void migr_pager_unwatch(void *watch, struct mm_struct *unused)
+{
+}
+#endif
+
+/* Mark [pgoff, pgoff + count) served: drop held pages; absent ones become SERVED (best
+ * effort: no allocation that could sleep). */
+void migr_xa_discard(struct xarray *xa, unsigned long pgoff, unsigned long count)
+{
+	unsigned long i;
+
+	for (i = pgoff; i < pgoff + count; i++) {
+		void *old = xa_store(xa, i, MIGR_SERVED, GFP_NOWAIT);
+
+		if (old && !xa_is_value(old) && !xa_is_err(old))
+			put_page(old);
+	}
+}

@@ -149,5 +149,8 @@ long migr_map_pager(struct file *file, u64 start, u64 len, u64 vm_flags);
 int migr_touch_write(u64 addr);
 int migr_pager_notify(u32 portid, u32 pid, u64 addr, u32 faults);
 u32 migr_info_portid(struct genl_info *info);
+void *migr_pager_watch(void *pager);
+void migr_pager_unwatch(void *watch, struct mm_struct *unused);
+void migr_xa_discard(struct xarray *xa, unsigned long pgoff, unsigned long count);
 
 #endif

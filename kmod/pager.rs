@@ -48,6 +48,8 @@ pub(crate) struct Pager {
     remote_faults: AtomicU32,
     zero_fills: AtomicU32,
     delivered: [AtomicU64; 4],
+    /// The MMU notifier on the task's mm (see `watch`), or null.
+    watch: AtomicPtr<c_void>,
 }
 
 // SAFETY: the xarray has its own lock; counters and state are atomic; the wait queue is a
@@ -101,6 +103,7 @@ impl Pager {
                 remote_faults: AtomicU32::new(0),
                 zero_fills: AtomicU32::new(0),
                 delivered: [const { AtomicU64::new(0) }; 4],
+                watch: AtomicPtr::new(core::ptr::null_mut()),
             },
             GFP_KERNEL,
         )?;
@@ -122,6 +125,19 @@ impl Pager {
             return Err(Error::from_errno(unsafe { bindings::PTR_ERR(file.cast()) } as i32));
         }
         Ok((p, PagerFile(file)))
+    }
+
+    /// Watch current's address space (the restored task's) for MADV_DONTNEED on lazy
+    /// ranges. Without CONFIG_MMU_NOTIFIER (or if registration fails), pages dropped that
+    /// way that had not arrived yet would read back their old contents: logged.
+    pub(crate) fn watch(&self) {
+        // SAFETY: registers a notifier on current's mm; the pointer it keeps to `self` stays
+        // valid because `Drop` unregisters first.
+        let w = unsafe { glue::migr_pager_watch((self as *const Pager).cast_mut().cast()) };
+        if w.is_null() {
+            pr_warn!("pid {}: no MMU notifier; MADV_DONTNEED on pages not yet here is not seen\n", self.pid);
+        }
+        self.watch.store(w, Ordering::Release);
     }
 
     fn present(&self, pgoff: u64) -> bool {
@@ -171,9 +187,23 @@ fn pr_warn_ratelimited(pid: u32, err: i32) {
 
 impl Drop for Pager {
     fn drop(&mut self) {
-        // SAFETY: the last reference: no fault, doit or delivery uses the array any more.
-        unsafe { glue::migr_xa_destroy_pages(self.pages.get()) };
+        // SAFETY: the last reference: no fault, doit or delivery uses the pager any more;
+        // unwatching waits for notifier callbacks in flight (it may sleep: every place that
+        // can drop the last reference is process context, see restore.rs and the file).
+        unsafe {
+            glue::migr_pager_unwatch(self.watch.load(Ordering::Acquire), core::ptr::null_mut());
+            glue::migr_xa_destroy_pages(self.pages.get());
+        }
     }
+}
+
+/// MMU notifier callback (migr_glue.c): the task dropped `count` pages from `pgoff` on.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn migr_pager_discard(pager: *mut c_void, pgoff: u64, count: u64) {
+    // SAFETY: the notifier is unregistered before the pager goes (see `Drop`).
+    let p = unsafe { &*pager.cast::<Pager>() };
+    // SAFETY: initialised array; does not sleep.
+    unsafe { glue::migr_xa_discard(p.pages.get(), pgoff as _, count as _) };
 }
 
 /// # Safety

@@ -144,6 +144,9 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
         unsafe { glue::migr_kill_current() };
         return Err(s.fail(e));
     }
+    if let Some((p, _)) = s.pager.as_ref() {
+        p.watch();
+    }
     s.set(LAYOUT_READY);
     match s.wait_while(LAYOUT_READY, LAYOUT_WAIT_MS) {
         Ok(GO) => {}

@@ -26,6 +26,8 @@ pub struct PageServer {
     prefetch: bool,
     record: u64,
     sent: Mutex<HashSet<u64>>,
+    /// Set once the original is released: a late fault request gets no answer.
+    stopped: std::sync::atomic::AtomicBool,
     /// Set when the target closes its fault channel (its task is gone, or it has every page).
     done: (Mutex<bool>, Condvar),
 }
@@ -45,6 +47,7 @@ impl PageServer {
             prefetch,
             record,
             sent: Mutex::new(HashSet::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             done: (Mutex::new(false), Condvar::new()),
         });
         servers().push(s.clone());
@@ -52,6 +55,7 @@ impl PageServer {
     }
 
     pub fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
         servers().retain(|s| s.token != self.token);
     }
 
@@ -168,6 +172,7 @@ pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
         prev = page;
         let batch = match srv.read_window(page, window) {
             Ok(b) => b,
+            Err(_) if srv.stopped.load(std::sync::atomic::Ordering::Acquire) => break,
             Err(e) => {
                 log::warn!("fault at {page:#x}: {e}");
                 let _ = ch.send(&Response::Error(format!("cannot read {page:#x}: {e}")));

@@ -130,3 +130,30 @@ pub fn format(records: &[Record]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_percentiles_follow_the_samples() {
+        let mut s = Stats::default();
+        for us in (1..=100).rev() {
+            s.add_latency(us);
+        }
+        assert_eq!((s.fault_us_p50, s.fault_us_p99, s.fault_us_max), (51, 99, 100));
+        assert!(s.format().contains("p50 51 us"));
+    }
+
+    #[test]
+    fn records_are_numbered_and_updated() {
+        let a = add(10, "out", "node2");
+        let b = add(11, "in", "node1");
+        assert!(b > a);
+        set_state(a, "frozen");
+        update(b, |r| r.stats.pages_pushed = 7);
+        assert_eq!(get(a).unwrap().state, "frozen");
+        assert_eq!(get(b).unwrap().stats.pages_pushed, 7);
+        assert!(format(&all()).contains("frozen"));
+    }
+}
