@@ -208,7 +208,7 @@ extern "C" {
 
     pub(crate) fn migr_xa_init(xa: *mut bindings::xarray);
     pub(crate) fn migr_xa_destroy_pages(xa: *mut bindings::xarray);
-    pub(crate) fn migr_xa_take(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, page: *mut *mut Page) -> c_int;
+    pub(crate) fn migr_xa_take(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, page: *mut *mut Page, keep: bool) -> c_int;
     pub(crate) fn migr_xa_present(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong) -> bool;
     pub(crate) fn migr_xa_fill(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, data: *const c_void) -> c_int;
     pub(crate) fn migr_zero_page() -> *mut Page;

@@ -731,9 +731,10 @@ void migr_xa_destroy_pages(struct xarray *xa)
 
 /*
  * Take the page at pgoff for a fault: 0 and *page (the array's reference moves to the
- * caller, the slot becomes SERVED), 1 if it was served before, 2 if absent.
+ * caller and the slot becomes SERVED; with keep, the caller gets a new reference and the
+ * page stays), 1 if it was served before, 2 if absent.
  */
-int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page)
+int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page, bool keep)
 {
 	void *entry;
 	int ret;
@@ -744,6 +745,11 @@ int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page)
 		ret = 2;
 	} else if (xa_is_value(entry)) {
 		ret = 1;
+	} else if (keep) {
+		/* Several address spaces (fork) may still fault on it: lend a reference. */
+		get_page(entry);
+		*page = entry;
+		ret = 0;
 	} else {
 		/* Replacing a present entry does not allocate. */
 		__xa_store(xa, pgoff, MIGR_SERVED, GFP_ATOMIC);
@@ -824,7 +830,18 @@ static vm_fault_t migr_pager_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
+void migr_pager_forked(void *pager);
+
+/* Called on split, mremap and fork; only fork copies the mapping into another mm (dup_mmap
+ * runs in the parent, so the new VMA's mm is not current's). */
+static void migr_pager_vm_open(struct vm_area_struct *vma)
+{
+	if (vma->vm_mm != current->mm)
+		migr_pager_forked(vma->vm_file->private_data);
+}
+
 static const struct vm_operations_struct migr_pager_vm_ops = {
+	.open = migr_pager_vm_open,
 	.fault = migr_pager_fault,
 };
 

@@ -139,7 +139,7 @@ struct xarray;
 struct page;
 void migr_xa_init(struct xarray *xa);
 void migr_xa_destroy_pages(struct xarray *xa);
-int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page);
+int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page, bool keep);
 bool migr_xa_present(struct xarray *xa, unsigned long pgoff);
 int migr_xa_fill(struct xarray *xa, unsigned long pgoff, const void *data);
 struct page *migr_zero_page(void);

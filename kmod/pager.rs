@@ -7,14 +7,15 @@
 //! background push) into an xarray keyed by the source page number (the mapping's pgoff is
 //! the source address, so this survives mremap). A page handed to a fault is marked SERVED
 //! and dropped here: from then on the process owns it (a write copies it into anonymous
-//! memory); a later fault on a served page (after MADV_DONTNEED) gets zeros, as anonymous
-//! memory does. A fault on an absent page sends a `page-request` event to the listening
+//! memory); a later fault on a served page gets zeros, as anonymous memory does after
+//! MADV_DONTNEED (an MMU notifier marks DONTNEED'd ranges served, pages there or not).
+//! Once the task forks, pages are lent instead (the child faults on the same pager). A fault on an absent page sends a `page-request` event to the listening
 //! daemon and waits (killable, re-sent every second, given up after FAULT_TIMEOUT_MS: then
 //! this and every later fault on an absent page ends in SIGBUS). After `pager-end complete`
 //! absent pages are zero (the source had nothing there); after `pager-end fail` they SIGBUS.
 
 use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::bindings;
 use kernel::error::code;
 use kernel::prelude::*;
@@ -50,6 +51,9 @@ pub(crate) struct Pager {
     delivered: [AtomicU64; 4],
     /// The MMU notifier on the task's mm (see `watch`), or null.
     watch: AtomicPtr<c_void>,
+    /// Set once the task forked: parent and child fault on the same pager, each must get
+    /// every page, so pages stay here instead of being handed over.
+    shared: AtomicBool,
 }
 
 // SAFETY: the xarray has its own lock; counters and state are atomic; the wait queue is a
@@ -104,6 +108,7 @@ impl Pager {
                 zero_fills: AtomicU32::new(0),
                 delivered: [const { AtomicU64::new(0) }; 4],
                 watch: AtomicPtr::new(core::ptr::null_mut()),
+                shared: AtomicBool::new(false),
             },
             GFP_KERNEL,
         )?;
@@ -222,7 +227,8 @@ pub(crate) unsafe extern "C" fn migr_pager_lookup(pager: *mut c_void, pgoff: u64
     let p = unsafe { borrow(pager) };
     p.faults.fetch_add(1, Ordering::Relaxed);
     // SAFETY: initialised array; `page` is the fault's out pointer.
-    match unsafe { glue::migr_xa_take(p.pages.get(), pgoff as _, page) } {
+    let keep = p.shared.load(Ordering::Acquire);
+    match unsafe { glue::migr_xa_take(p.pages.get(), pgoff as _, page, keep) } {
         0 => return 0,
         1 => return zero_fill(p, page),
         _ => {}
@@ -273,6 +279,16 @@ pub(crate) unsafe extern "C" fn migr_pager_wait(pager: *mut c_void, pgoff: u64) 
             }
             Ok(false) => p.request(pgoff),
         }
+    }
+}
+
+/// vm_ops.open on fork (migr_glue.c): from now on pages are lent, not handed over.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn migr_pager_forked(pager: *mut c_void) {
+    // SAFETY: called with the private data of a live pager file (the VMA holds it).
+    let p = unsafe { borrow(pager) };
+    if !p.shared.swap(true, Ordering::AcqRel) {
+        pr_info!("pid {}: forked; its pager now lends pages to both\n", p.pid);
     }
 }
 

@@ -90,13 +90,13 @@ def lazy_push_releases_source(lab):
 
 
 def lazy_prefetch_cuts_faults(lab):
-    """A sequential scan of 16 MiB after a lazy migration without push: the prefetch window
-    cuts remote faults at least 8 x compared with prefetch off. (16 MiB keeps the run with
+    """A sequential scan of 8 MiB after a lazy migration without push: the prefetch window
+    cuts remote faults at least 8 x compared with prefetch off. (8 MiB keeps the run with
     prefetch off, one round trip per page, short under TCG; `make bench` scans 256 MiB.)"""
     n1, n2 = lab.node(1), lab.node(2)
     faults = {}
     for args in ['', '--no-prefetch']:
-        pid = start(n1, 'lazytouch 16 100 1500', out='/tmp/scan.out')
+        pid = start(n1, 'lazytouch 8 100 1500', out='/tmp/scan.out')
         wait_for(n1, r'^ready$', path='/tmp/scan.out', timeout=120)
         n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push {args}', timeout=120)
         wait_for(n2, r'^checksum ', path='/tmp/scan.out', timeout=400)

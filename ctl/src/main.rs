@@ -80,9 +80,9 @@ enum Cmd {
         /// uninterruptible sleep), the migration is refused and it is left as it was.
         #[arg(long, default_value_t = 30)]
         freeze_timeout: u32,
-        /// eager: all memory before it runs there (stop-and-copy); lazy: it runs there at
-        /// once and its memory follows on demand, with prefetch and a background push.
-        #[arg(long, value_enum, default_value_t = MigrateMode::Eager)]
+        /// lazy: it runs there at once and its memory follows on demand, with prefetch and
+        /// a background push; eager: all memory before it runs there (stop-and-copy).
+        #[arg(long, value_enum, default_value_t = MigrateMode::Lazy)]
         mode: MigrateMode,
         /// Lazy mode: no background push (pages move only on demand; the home node serves
         /// them until the process ends).
