@@ -167,18 +167,22 @@ impl Pager {
 
     fn end(&self, state: u32) {
         if self.state.compare_exchange(ACTIVE, state, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-            let d: [u64; 4] = core::array::from_fn(|i| self.delivered[i].load(Ordering::Relaxed));
-            pr_info!(
-                "pid {}: pager {}: {} faults ({} remote, {} zero), pages by fault {}, prefetch {}, push {}, eager {}\n",
-                self.pid,
-                if state == COMPLETE { "complete" } else { "failed, absent pages now SIGBUS" },
-                self.faults.load(Ordering::Relaxed),
-                self.remote_faults.load(Ordering::Relaxed),
-                self.zero_fills.load(Ordering::Relaxed),
-                d[0], d[1], d[2], d[3]
-            );
+            self.summary(if state == COMPLETE { "complete" } else { "failed, absent pages now SIGBUS" });
         }
         self.wq.wake_all();
+    }
+
+    fn summary(&self, what: &str) {
+        let d: [u64; 4] = core::array::from_fn(|i| self.delivered[i].load(Ordering::Relaxed));
+        pr_info!(
+            "pid {}: pager {}: {} faults ({} remote, {} zero), pages by fault {}, prefetch {}, push {}, eager {}\n",
+            self.pid,
+            what,
+            self.faults.load(Ordering::Relaxed),
+            self.remote_faults.load(Ordering::Relaxed),
+            self.zero_fills.load(Ordering::Relaxed),
+            d[0], d[1], d[2], d[3]
+        );
     }
 }
 
@@ -192,6 +196,9 @@ fn pr_warn_ratelimited(pid: u32, err: i32) {
 
 impl Drop for Pager {
     fn drop(&mut self) {
+        if self.state.load(Ordering::Acquire) == ACTIVE {
+            self.summary("gone with its task");
+        }
         // SAFETY: the last reference: no fault, doit or delivery uses the pager any more;
         // unwatching waits for notifier callbacks in flight (it may sleep: every place that
         // can drop the last reference is process context, see restore.rs and the file).
