@@ -22,7 +22,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use kernel::bindings;
 use kernel::error::code;
 use kernel::prelude::*;
-use kernel::sync::{Arc, Mutex};
+use kernel::sync::Arc;
 
 use kernel::types::Opaque;
 
@@ -32,15 +32,15 @@ use crate::mm::{MmImage, MmRef};
 use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
 use crate::thread::ThreadImage;
 use crate::uapi_gen as uapi;
+use crate::registry::Registry;
 use crate::waitq::WaitQueue;
 
-/// Tasks frozen at the same time on one node; more are refused as busy.
-const MAX_SESSIONS: usize = 64;
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 const DEFAULT_HOLD_MS: u32 = 600_000;
 const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
-// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED.
+// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED;
+// PARKED -> HANDED -> COMMIT (lazy mode).
 const QUEUED: u32 = 0;
 const PARKED: u32 = 1;
 const THAW: u32 = 2;
@@ -48,6 +48,8 @@ const COMMIT: u32 = 3;
 const DONE: u32 = 4;
 const CANCELLED: u32 = 5;
 const FAILED: u32 = 6;
+/// Lazy mode: runs elsewhere, parked as the page server; never thawed again.
+const HANDED: u32 = 7;
 
 pub(crate) struct FreezeSession {
     id: u32,
@@ -99,48 +101,24 @@ impl FreezeSession {
     }
 }
 
-/// Frozen sessions by id. `REGISTRY` points at the module's registry from init on; it is
-/// never cleared, because nothing can use it after exit: the family is unregistered first
-/// (no doit runs) and pending works pin the module.
-#[pin_data]
-pub(crate) struct Registry {
-    #[pin]
-    sessions: Mutex<[Option<Arc<FreezeSession>>; MAX_SESSIONS]>,
-    next_id: AtomicU32,
+/// Frozen sessions. `REGISTRY` points at the module's table from init on; it is never
+/// cleared, because nothing can use it after exit: the family is unregistered first (no doit
+/// runs) and pending works pin the module.
+pub(crate) type Sessions = Registry<FreezeSession>;
+
+static REGISTRY: AtomicPtr<Sessions> = AtomicPtr::new(core::ptr::null_mut());
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+pub(crate) fn new_registry() -> Result<Pin<KBox<Sessions>>> {
+    let r = KBox::pin_init(Sessions::new(), GFP_KERNEL)?;
+    REGISTRY.store((&*r as *const Sessions).cast_mut(), Ordering::Release);
+    Ok(r)
 }
 
-static REGISTRY: AtomicPtr<Registry> = AtomicPtr::new(core::ptr::null_mut());
-
-impl Registry {
-    pub(crate) fn new() -> Result<Pin<KBox<Self>>> {
-        let r = KBox::pin_init(
-            pin_init!(Registry {
-                sessions <- kernel::new_mutex!([const { None }; MAX_SESSIONS]),
-                next_id: AtomicU32::new(1),
-            }),
-            GFP_KERNEL,
-        )?;
-        REGISTRY.store((&*r as *const Registry).cast_mut(), Ordering::Release);
-        Ok(r)
-    }
-
-    fn get() -> &'static Registry {
-        // SAFETY: non-null between module init and exit, and only doits and parked works
-        // (both impossible outside that window, see `REGISTRY`) call this.
-        unsafe { &*REGISTRY.load(Ordering::Acquire) }
-    }
-
-    fn find(&self, id: u32) -> Option<Arc<FreezeSession>> {
-        self.sessions.lock().iter().flatten().find(|s| s.id == id).cloned()
-    }
-
-    fn remove(&self, id: u32) {
-        for slot in self.sessions.lock().iter_mut() {
-            if slot.as_ref().is_some_and(|s| s.id == id) {
-                *slot = None;
-            }
-        }
-    }
+fn sessions() -> &'static Sessions {
+    // SAFETY: non-null between module init and exit, and only doits and parked works (both
+    // impossible outside that window, see `REGISTRY`) call this.
+    unsafe { &*REGISTRY.load(Ordering::Acquire) }
 }
 
 /// A task reference, dropped with put_task_struct.
@@ -221,25 +199,17 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
     if let Some((why, addr)) = refusal(&task)? {
         return reply_refusal(info, why, addr);
     }
-    let reg = Registry::get();
-    let session = {
-        let mut list = reg.sessions.lock();
-        if list.iter().flatten().any(|s| s.pid == pid) {
-            drop(list);
-            return reply_refusal(info, uapi::REFUSAL_ALREADY_FROZEN, 0);
-        }
-        let Some(slot) = list.iter_mut().find(|s| s.is_none()) else {
-            return Err(code::EBUSY);
-        };
-        let id = reg.next_id.fetch_add(1, Ordering::Relaxed);
-        let s = FreezeSession::new(id, pid, hold_ms)?;
-        *slot = Some(s.clone());
-        s
-    };
+    let reg = sessions();
+    let session = FreezeSession::new(NEXT_ID.fetch_add(1, Ordering::Relaxed), pid, hold_ms)?;
+    match reg.insert(session.clone(), |s| s.pid == pid) {
+        Ok(()) => {}
+        Err(e) if e == code::EEXIST => return reply_refusal(info, uapi::REFUSAL_ALREADY_FROZEN, 0),
+        Err(e) => return Err(e),
+    }
 
     // SAFETY: plain module refcount; paired with the put at the end of the work chain.
     if !unsafe { glue::migr_try_module_get() } {
-        reg.remove(session.id);
+        reg.remove(|s| s.id == session.id);
         return Err(code::ENODEV);
     }
     let raw = Arc::into_raw(session.clone());
@@ -251,7 +221,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
         drop(unsafe { Arc::from_raw(raw) });
         // SAFETY: paired with the get above.
         unsafe { glue::migr_module_put() };
-        reg.remove(session.id);
+        reg.remove(|s| s.id == session.id);
         return reply_refusal(info, uapi::REFUSAL_EXITING, 0);
     }
     drop(task);
@@ -272,7 +242,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
     match session.state.load(Ordering::Acquire) {
         PARKED => {}
         FAILED => {
-            reg.remove(session.id);
+            reg.remove(|s| s.id == session.id);
             return Err(code::EIO);
         }
         _ => return reply_refusal(info, uapi::REFUSAL_EXITING, 0),
@@ -300,7 +270,7 @@ fn freeze(info: *mut glue::GenlInfo) -> Result {
 /// Give up a freeze that has not parked yet. False if the task parked meanwhile.
 fn cancel(s: &FreezeSession) -> bool {
     if s.state.compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-        Registry::get().remove(s.id);
+        sessions().remove(|x| x.id == s.id);
         return true;
     }
     if s.state.load(Ordering::Acquire) == PARKED {
@@ -369,7 +339,16 @@ unsafe extern "C" fn park(work: *mut Work) {
     s.wake();
 
     // Parked: sleep killable (a frozen task must stay killable) until a decision.
-    let outcome = s.wait_while(PARKED, s.hold_ms);
+    let mut outcome = s.wait_while(PARKED, s.hold_ms);
+    if outcome == Ok(HANDED) {
+        // Serving pages for its copy elsewhere: wait for commit; never come back.
+        outcome = s.wait_while(HANDED, s.hold_ms);
+        if outcome == Ok(HANDED) {
+            pr_warn!("pid {}: handed over, no commit within {} ms; ending the original\n", s.pid, s.hold_ms);
+            let _ = s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire);
+            outcome = Ok(COMMIT);
+        }
+    }
     let state = match outcome {
         Ok(PARKED) => {
             if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
@@ -391,7 +370,7 @@ unsafe extern "C" fn park(work: *mut Work) {
     }
     s.state.store(DONE, Ordering::Release);
     s.wake();
-    Registry::get().remove(s.id);
+    sessions().remove(|x| x.id == s.id);
     chain_end(s);
 }
 
@@ -415,6 +394,9 @@ pub(crate) unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
     let s = unsafe { Arc::from_raw(session.cast::<FreezeSession>().cast_const()) };
     if decide(&s, THAW) {
         pr_warn!("pid {}: controller let go without commit; thawed\n", s.pid);
+    } else if s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        s.wake();
+        pr_warn!("pid {}: controller gone after hand-over; the original ends\n", s.pid);
     }
 }
 
@@ -423,9 +405,17 @@ fn thaw_or_commit(info: *mut glue::GenlInfo, to: u32) -> Result {
     // SAFETY: `info` belongs to the running doit.
     let req = unsafe { Request::new(info) };
     let id = req.u32(uapi::A_TASK_SESSION).ok_or(code::EINVAL)?;
-    let s = Registry::get().find(id).ok_or(code::ENOENT)?;
-    if !decide(&s, to) {
+    let s = sessions().find(|s| s.id == id).ok_or(code::ENOENT)?;
+    let from = if to == HANDED { PARKED } else { s.state.load(Ordering::Acquire) };
+    let ok = (from == PARKED || (from == HANDED && to == COMMIT))
+        && s.state.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+    s.wake();
+    if !ok {
         return Err(code::EINVAL); // not parked (already decided or timed out)
+    }
+    if to == HANDED {
+        pr_info!("pid {} handed over: parked as the page server\n", s.pid);
+        return Ok(());
     }
     // Wait (briefly) until the task has acted, so that "committed" means the original is
     // gone and "thawed" means it runs again.
@@ -442,6 +432,11 @@ pub(crate) extern "C" fn migr_nl_freeze_doit(_skb: *mut bindings::sk_buff, info:
 #[no_mangle]
 pub(crate) extern "C" fn migr_nl_thaw_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
     doit_result(thaw_or_commit(info, THAW))
+}
+
+#[no_mangle]
+pub(crate) extern "C" fn migr_nl_hand_over_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
+    doit_result(thaw_or_commit(info, HANDED))
 }
 
 #[no_mangle]

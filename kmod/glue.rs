@@ -95,6 +95,18 @@ pub(crate) struct Mm {
     _opaque: [u8; 0],
 }
 
+/// `struct page`, opaque.
+#[repr(C)]
+pub(crate) struct Page {
+    _opaque: [u8; 0],
+}
+
+/// `struct file`, opaque.
+#[repr(C)]
+pub(crate) struct File {
+    _opaque: [u8; 0],
+}
+
 pub(crate) type WaitQueueHead = bindings::wait_queue_head;
 pub(crate) type Work = bindings::callback_head;
 
@@ -193,6 +205,22 @@ extern "C" {
     pub(crate) fn migr_map_file(path: *const c_char, start: u64, len: u64, vm_flags: u64, pgoff: u64) -> c_long;
     pub(crate) fn migr_vma_add_flags(start: u64, flags: u64) -> c_int;
     pub(crate) fn migr_unmap(start: u64, len: u64) -> c_int;
+
+    pub(crate) fn migr_xa_init(xa: *mut bindings::xarray);
+    pub(crate) fn migr_xa_destroy_pages(xa: *mut bindings::xarray);
+    pub(crate) fn migr_xa_take(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, page: *mut *mut Page, keep: bool) -> c_int;
+    pub(crate) fn migr_xa_present(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong) -> bool;
+    pub(crate) fn migr_xa_fill(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, data: *const c_void) -> c_int;
+    pub(crate) fn migr_zero_page() -> *mut Page;
+    pub(crate) fn migr_pager_file(pager: *mut c_void) -> *mut File;
+    pub(crate) fn migr_fput(file: *mut File);
+    pub(crate) fn migr_map_pager(file: *mut File, start: u64, len: u64, vm_flags: u64) -> c_long;
+    pub(crate) fn migr_touch_write(addr: u64) -> c_int;
+    pub(crate) fn migr_pager_notify(portid: u32, pid: u32, addr: u64, faults: u32) -> c_int;
+    pub(crate) fn migr_info_portid(info: *mut GenlInfo) -> u32;
+    pub(crate) fn migr_pager_watch(pager: *mut c_void) -> *mut c_void;
+    pub(crate) fn migr_pager_unwatch(watch: *mut c_void, unused: *mut Mm);
+    pub(crate) fn migr_xa_discard(xa: *mut bindings::xarray, pgoff: core::ffi::c_ulong, count: core::ffi::c_ulong);
 
     pub(crate) fn migr_restore_fd_install(session: *const c_void, control: bool) -> c_int;
     pub(crate) fn migr_freeze_fd_install(session: *const c_void) -> c_int;

@@ -133,4 +133,24 @@ void *migr_reply_nest_start(struct sk_buff *skb, u16 type);
 void migr_reply_nest_end(struct sk_buff *skb, void *nest);
 int migr_reply_put(struct sk_buff *skb, u16 type, const void *data, int len);
 
+
+/* ---- remote pager (pager.rs) ---- */
+struct xarray;
+struct page;
+void migr_xa_init(struct xarray *xa);
+void migr_xa_destroy_pages(struct xarray *xa);
+int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page, bool keep);
+bool migr_xa_present(struct xarray *xa, unsigned long pgoff);
+int migr_xa_fill(struct xarray *xa, unsigned long pgoff, const void *data);
+struct page *migr_zero_page(void);
+struct file *migr_pager_file(void *pager);
+void migr_fput(struct file *file);
+long migr_map_pager(struct file *file, u64 start, u64 len, u64 vm_flags);
+int migr_touch_write(u64 addr);
+int migr_pager_notify(u32 portid, u32 pid, u64 addr, u32 faults);
+u32 migr_info_portid(struct genl_info *info);
+void *migr_pager_watch(void *pager);
+void migr_pager_unwatch(void *watch, struct mm_struct *unused);
+void migr_xa_discard(struct xarray *xa, unsigned long pgoff, unsigned long count);
+
 #endif

@@ -10,7 +10,8 @@
 //! - `image`: the image of a frozen task in netlink attributes;
 //! - `thread`, `mm`: dump and restore of thread state and of the address space;
 //! - `restore`: rebuild an image in a stub process (target side);
-//! - `waitq`: killable waits with a timeout, used by all of the above.
+//! - `pager`: the remote pager of a task restored in lazy mode (faults, page delivery);
+//! - `waitq`, `registry`: killable waits with a timeout, and small tables of shared objects.
 
 use kernel::prelude::*;
 
@@ -20,6 +21,8 @@ mod image;
 mod info;
 mod mm;
 mod netlink;
+mod pager;
+mod registry;
 mod restore;
 mod thread;
 mod waitq;
@@ -41,19 +44,21 @@ struct Migr {
     // Field order is drop order: the family goes first so that no doit runs when the
     // registry goes.
     _family: netlink::Family,
-    _registry: Pin<KBox<freeze::Registry>>,
+    _sessions: Pin<KBox<freeze::Sessions>>,
+    _pagers: Pin<KBox<pager::Pagers>>,
 }
 
 impl kernel::Module for Migr {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let registry = freeze::Registry::new()?;
+        let sessions = freeze::new_registry()?;
+        let pagers = pager::new_registry()?;
         let family = netlink::Family::register()?;
         pr_info!(
             "migr {} loaded (protocol {})\n",
             MODULE_VERSION,
             uapi_gen::PROTOCOL_VERSION
         );
-        Ok(Migr { _family: family, _registry: registry })
+        Ok(Migr { _family: family, _sessions: sessions, _pagers: pagers })
     }
 }
 

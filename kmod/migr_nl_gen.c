@@ -37,10 +37,16 @@ static const struct nla_policy migr_commit_nl_policy[MIGR_A_TASK_SESSION + 1] = 
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
 };
 
+/* MIGR_CMD_HAND_OVER - do */
+static const struct nla_policy migr_hand_over_nl_policy[MIGR_A_TASK_SESSION + 1] = {
+	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+};
+
 /* MIGR_CMD_RESTORE - do */
-static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_FD + 1] = {
+static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_MODE + 1] = {
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
 	[MIGR_A_TASK_FD] = { .type = NLA_U32, },
+	[MIGR_A_TASK_MODE] = NLA_POLICY_MAX(NLA_U32, 1),
 	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 12),
 	[MIGR_A_TASK_REFUSAL_ADDR] = { .type = NLA_U64, },
 	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
@@ -63,6 +69,25 @@ static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_FD + 1] = {
 	[MIGR_A_TASK_MM] = NLA_POLICY_EXACT_LEN(96),
 	[MIGR_A_TASK_AUXV] = { .type = NLA_BINARY, },
 	[MIGR_A_TASK_VMA] = NLA_POLICY_NESTED(migr_vma_nl_policy),
+};
+
+/* MIGR_CMD_PAGER_LISTEN - do */
+static const struct nla_policy migr_pager_listen_nl_policy[MIGR_A_PAGER_PID + 1] = {
+	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
+};
+
+/* MIGR_CMD_PAGE_DATA - do */
+static const struct nla_policy migr_page_data_nl_policy[MIGR_A_PAGER_KIND + 1] = {
+	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
+	[MIGR_A_PAGER_ADDR] = { .type = NLA_U64, },
+	[MIGR_A_PAGER_DATA] = { .type = NLA_BINARY, },
+	[MIGR_A_PAGER_KIND] = NLA_POLICY_MAX(NLA_U32, 3),
+};
+
+/* MIGR_CMD_PAGER_END - do */
+static const struct nla_policy migr_pager_end_nl_policy[MIGR_A_PAGER_END + 1] = {
+	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
+	[MIGR_A_PAGER_END] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
 /* Ops table for migr */
@@ -94,10 +119,38 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
+		.cmd		= MIGR_CMD_HAND_OVER,
+		.doit		= migr_nl_hand_over_doit,
+		.policy		= migr_hand_over_nl_policy,
+		.maxattr	= MIGR_A_TASK_SESSION,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
 		.cmd		= MIGR_CMD_RESTORE,
 		.doit		= migr_nl_restore_doit,
 		.policy		= migr_restore_nl_policy,
-		.maxattr	= MIGR_A_TASK_FD,
+		.maxattr	= MIGR_A_TASK_MODE,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_PAGER_LISTEN,
+		.doit		= migr_nl_pager_listen_doit,
+		.policy		= migr_pager_listen_nl_policy,
+		.maxattr	= MIGR_A_PAGER_PID,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_PAGE_DATA,
+		.doit		= migr_nl_page_data_doit,
+		.policy		= migr_page_data_nl_policy,
+		.maxattr	= MIGR_A_PAGER_KIND,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_PAGER_END,
+		.doit		= migr_nl_pager_end_doit,
+		.policy		= migr_pager_end_nl_policy,
+		.maxattr	= MIGR_A_PAGER_END,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -18,7 +18,11 @@ int migr_nl_info_get_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_freeze_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_thaw_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_commit_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_hand_over_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_restore_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_pager_listen_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_page_data_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_pager_end_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern struct genl_family migr_nl_family;
 

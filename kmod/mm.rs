@@ -122,12 +122,31 @@ impl Drop for MmRef {
     }
 }
 
-/// Map one mapping of the image into current, with its madvise-only flags.
-fn map_one(v: &Vma) -> Result {
+const VM_GROWSDOWN: u64 = 0x0000_0100;
+const VM_WRITE: u64 = 0x0000_0002;
+
+impl Vma {
+    /// Is this mapping served by the pager in lazy mode? Heap and anonymous memory are; the
+    /// stack is not (a file mapping cannot grow down). The source uses the same rule to
+    /// choose which pages to send before the task runs (uapi/migr.yaml, `mode`).
+    pub(crate) fn is_lazy(&self) -> bool {
+        (self.info.kind == uapi::VMA_KIND_ANON || self.info.kind == uapi::VMA_KIND_HEAP)
+            && self.info.flags & VM_GROWSDOWN == 0
+    }
+}
+
+/// Map one mapping of the image into current, with its madvise-only flags. With a pager
+/// file, lazy mappings are private mappings of it.
+fn map_one(v: &Vma, pager: Option<*mut glue::File>) -> Result {
     let i = &v.info;
     let len = i.end - i.start;
     let r = match i.kind {
         k if k == uapi::VMA_KIND_VDSO || k == uapi::VMA_KIND_VVAR => return Ok(()),
+        // SAFETY: `f` is a live pager file (the caller holds it); vm_mmap takes its own
+        // reference and the mmap lock.
+        _ if pager.is_some() && v.is_lazy() => unsafe {
+            glue::migr_map_pager(pager.unwrap_or(core::ptr::null_mut()), i.start, len, i.flags)
+        },
         k if k == uapi::VMA_KIND_FILE => {
             let mut cpath = KVec::new();
             cpath.extend_from_slice(&v.path, GFP_KERNEL)?;
@@ -154,6 +173,18 @@ fn map_one(v: &Vma) -> Result {
 }
 
 impl MmImage {
+    /// Give each writable lazy mapping its anon_vma by a copy-on-write of its first byte (the
+    /// daemon delivered those pages before go), so that a fork copies page table entries
+    /// instead of refaulting pages the pager has already handed out.
+    pub(crate) fn touch_lazy(&self) {
+        for v in self.vmas.iter().filter(|v| v.is_lazy() && v.info.flags & VM_WRITE != 0) {
+            // SAFETY: one byte of current's own writable mapping, read and written back.
+            if unsafe { glue::migr_touch_write(v.info.start) } < 0 {
+                pr_warn!("restore: cannot touch {:#x}\n", v.info.start);
+            }
+        }
+    }
+
     pub(crate) fn capture(mm: &MmRef) -> Result<Self> {
         let mut img = MmImage { fields: MmFields::default(), auxv: KVec::new(), vmas: KVec::new() };
         // SAFETY: `mm.0` is live; `fields` is writable.
@@ -207,7 +238,7 @@ impl MmImage {
     /// Replace the address space of `current` (the restore stub) with this image's layout.
     /// The stub's vdso/vvar must already sit where the image has them. Once this starts
     /// unmapping, the stub can no longer return to its own code: on error the caller kills it.
-    pub(crate) fn rebuild(&self) -> Result {
+    pub(crate) fn rebuild(&self, pager: Option<*mut glue::File>) -> Result {
         let mm = MmRef::of_current().ok_or(code::EINVAL)?;
         let mut here = MmFields::default();
         // SAFETY: `mm.0` is live; `here` is writable.
@@ -244,7 +275,7 @@ impl MmImage {
         for pass_special in [true, false] {
             for v in self.vmas.iter() {
                 if (v.info.flags & MADVISE_FLAGS != 0) == pass_special {
-                    map_one(v)?;
+                    map_one(v, pager)?;
                 }
             }
         }

@@ -21,6 +21,7 @@ use kernel::types::Opaque;
 use crate::glue::{self, WaitQueueHead, Work};
 use crate::image::Image;
 use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
+use crate::pager::{Pager, PagerFile};
 use crate::thread::ThreadImage;
 use crate::uapi_gen as uapi;
 use crate::waitq::WaitQueue;
@@ -41,6 +42,8 @@ const POLLERR: u32 = 0x8;
 
 struct RestoreSession {
     image: Image,
+    /// Lazy mode: the pager and its file (dropped once the mappings hold the file).
+    pager: Option<(Arc<Pager>, PagerFile)>,
     /// A `RESTORE_STATE_*` value, or a negative errno once it failed.
     state: AtomicI32,
     /// ktime (ns) when the image arrived; an interrupted nanosleep is shortened by the time
@@ -85,9 +88,14 @@ fn restore(info: *mut glue::GenlInfo) -> Result {
     let req = unsafe { Request::new(info) };
     let image = Image::parse(&req)?;
     let pid = image.pid;
+    let pager = match req.u32(uapi::A_TASK_MODE).unwrap_or(uapi::MODE_EAGER) {
+        uapi::MODE_LAZY => Some(Pager::new(pid)?),
+        _ => None,
+    };
     let s = Arc::new(
         RestoreSession {
             image,
+            pager,
             state: AtomicI32::new(PREPARED),
             arrived_ns: ktime_ns(),
             wq: WaitQueue::uninit(),
@@ -130,11 +138,14 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
     if s.state.compare_exchange(PREPARED, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_err() {
         return Err(code::EBUSY);
     }
-    if let Err(e) = s.image.mm.rebuild() {
+    if let Err(e) = s.image.mm.rebuild(s.pager.as_ref().map(|(_, f)| f.0)) {
         // The stub's own memory may be gone already: it must not return to it.
         // SAFETY: signals current; no preconditions.
         unsafe { glue::migr_kill_current() };
         return Err(s.fail(e));
+    }
+    if let Some((p, _)) = s.pager.as_ref() {
+        p.watch();
     }
     s.set(LAYOUT_READY);
     match s.wait_while(LAYOUT_READY, LAYOUT_WAIT_MS) {
@@ -152,6 +163,9 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
             let st = s.state.load(Ordering::Acquire);
             return Err(s.fail(if st < 0 { Error::from_errno(st) } else { code::EINTR }));
         }
+    }
+    if s.pager.is_some() {
+        s.image.mm.touch_lazy();
     }
     s.image.thread.restore_signals_and_ids();
     // SAFETY: no preconditions.

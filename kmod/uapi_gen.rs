@@ -4,7 +4,8 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 5;
+pub const MAX_PAGE_RUN: u32 = 15;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
 pub const IOC_GO: u32 = 19714;
@@ -20,6 +21,7 @@ pub const RESTORE_STATE_RUNNING: u32 = 4;
 /// What this module can do; migctl checks a bit before using a command.
 pub const FEATURE_INFO: u64 = 0x1;
 pub const FEATURE_STOP_AND_COPY: u64 = 0x2;
+pub const FEATURE_LAZY: u64 = 0x4;
 
 /// Why freeze refused a task; the task is left exactly as it was.
 pub const REFUSAL_NONE: u32 = 0;
@@ -48,12 +50,31 @@ pub const VMA_KIND_STACK: u32 = 3;
 pub const VMA_KIND_VDSO: u32 = 4;
 pub const VMA_KIND_VVAR: u32 = 5;
 
+/// mode
+pub const MODE_EAGER: u32 = 0;
+pub const MODE_LAZY: u32 = 1;
+
+/// Why a page arrives (for the counters).
+pub const PAGE_KIND_FAULT: u32 = 0;
+pub const PAGE_KIND_PREFETCH: u32 = 1;
+pub const PAGE_KIND_PUSH: u32 = 2;
+pub const PAGE_KIND_EAGER: u32 = 3;
+
+/// pager-end
+pub const PAGER_END_COMPLETE: u32 = 0;
+pub const PAGER_END_FAIL: u32 = 1;
+
 /// Commands (genl cmd numbers).
 pub const CMD_INFO_GET: u8 = 1;
 pub const CMD_FREEZE: u8 = 2;
 pub const CMD_THAW: u8 = 3;
 pub const CMD_COMMIT: u8 = 4;
-pub const CMD_RESTORE: u8 = 5;
+pub const CMD_HAND_OVER: u8 = 5;
+pub const CMD_RESTORE: u8 = 6;
+pub const CMD_PAGER_LISTEN: u8 = 7;
+pub const CMD_PAGE_REQUEST: u8 = 8;
+pub const CMD_PAGE_DATA: u8 = 9;
+pub const CMD_PAGER_END: u8 = 10;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;
@@ -90,6 +111,7 @@ pub const A_TASK_AUXV: u16 = 25;
 pub const A_TASK_VMA: u16 = 26;
 pub const A_TASK_FD: u16 = 27;
 pub const A_TASK_STUB_FD: u16 = 28;
+pub const A_TASK_MODE: u16 = 29;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;
@@ -99,3 +121,12 @@ pub const A_VMA_PGOFF: u16 = 4;
 pub const A_VMA_PATH: u16 = 5;
 pub const A_VMA_KIND: u16 = 6;
 pub const A_VMA_PAD: u16 = 7;
+
+/// Attributes of the `pager` set.
+pub const A_PAGER_PID: u16 = 1;
+pub const A_PAGER_ADDR: u16 = 2;
+pub const A_PAGER_DATA: u16 = 3;
+pub const A_PAGER_KIND: u16 = 4;
+pub const A_PAGER_END: u16 = 5;
+pub const A_PAGER_FAULTS: u16 = 6;
+pub const A_PAGER_PAD: u16 = 7;

@@ -35,15 +35,22 @@ def alive(node, pid):
     return rc == 0
 
 
+# The mode of every migration of a scenario here: stop-and-copy; scenarios_lazy.py runs
+# them again with --mode lazy.
+MODE_ARGS = '--mode eager'
+
+
 def migrate(src, pid, dst, timeout=300, expect_ok=True):
-    rc, out = src.sh(f'migctl migrate {pid} --to {dst.name}', timeout=timeout)
+    rc, out = src.sh(f'migctl migrate {pid} --to {dst.name} {MODE_ARGS}', timeout=timeout)
     if expect_ok:
         expect(rc == 0, f'migrate {pid} {src.name} -> {dst.name}: rc {rc}: {out!r}')
         expect(re.search(rf'pid {pid} migrated to {dst.name}', out), out)
     return rc, out
 
 
-def gone(node, pid, timeout=10):
+def gone(node, pid, timeout=None):
+    # In lazy mode the original stays, parked, as the page server until the push is done.
+    timeout = timeout or (240 if 'lazy' in MODE_ARGS else 10)
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not alive(node, pid):
@@ -268,7 +275,7 @@ def big_transfer_started(n1):
     want = final_line(baseline(n1, 'bigheap 256 0'), 'checksum')
     pid = start(n1, 'bigheap 256 8000')
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'(migctl migrate {pid} --to node2 > /tmp/m.out 2>&1; echo rc=$? >> /tmp/m.out) 3>&- &')
+    n1.ok(f'(migctl migrate {pid} --to node2 --mode eager > /tmp/m.out 2>&1; echo rc=$? >> /tmp/m.out) 3>&- &')
     deadline = time.time() + 60
     while 'transferring' not in n1.ok('migctl ps') and time.time() < deadline:
         time.sleep(0.2)
@@ -314,7 +321,7 @@ def user_migrates_own_process(lab):
     n2.ok('mkdir -p /tmp/u && chown 1000:1000 /tmp/u')
     pid = start(n1, 'cd /tmp/u && runas 1000 1000 counter 100 40', out='/tmp/u/out')
     wait_for(n1, r'^3$', path='/tmp/u/out')
-    out = n1.ok(f'runas 1000 1000 migctl migrate {pid} --to node2', timeout=120)
+    out = n1.ok(f'runas 1000 1000 migctl migrate {pid} --to node2 {MODE_ARGS}', timeout=120)
     expect(f'pid {pid} migrated to node2' in out, out)
     status = n2.ok(f'cat /proc/{pid}/status')
     expect(re.search(r'^Uid:\s+1000\s+1000\s+1000', status, re.M), status)
@@ -344,7 +351,7 @@ def faults_at_every_step(lab):
                   'target-before-go', 'source-after-freeze', 'source-before-go']:
         node = n2 if point.startswith('target') else n1
         restart_daemon(node, f'--inject-fault {point}')
-        rc, out = n1.sh(f'migctl migrate {pid} --to node2', timeout=120)
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode eager', timeout=120)
         expect(rc == 12 and 'carries on at home' in out and len(out.strip().splitlines()) == 1,
                f'{point}: rc {rc}: {out!r}')
         expect(wait_console(node, f'fault injected at {point}'), f'{point}: not logged')

@@ -27,7 +27,7 @@ fn human(bytes: u64) -> String {
     }
 }
 
-pub fn migrate(pid: u32, to: &str, timeout_ms: u32) -> Result<()> {
+pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
     let refused = |why: String| CtlError::Refused(format!("pid {pid}: {why}"));
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {
@@ -40,7 +40,7 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32) -> Result<()> {
     let mut s = connect()?;
     local::send_fd(&s, mem.as_raw_fd()).map_err(io)?;
     drop(mem);
-    local::send(&mut s, &LocalRequest::Migrate { pid, to: to.into(), timeout_ms }).map_err(io)?;
+    local::send(&mut s, &LocalRequest::Migrate { pid, to: to.into(), timeout_ms, mode }).map_err(io)?;
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     loop {
@@ -77,6 +77,45 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32) -> Result<()> {
             LocalEvent::Table(_) => return Err(CtlError::Other("unexpected answer from the daemon".into())),
         }
     }
+}
+
+fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
+    let mut s = connect()?;
+    local::send_fd(&s, -1)
+        .or_else(|_| {
+            use std::io::Write;
+            (&s).write_all(b"N")
+        })
+        .map_err(io)?;
+    local::send(&mut s, &req).map_err(io)?;
+    match local::recv::<LocalEvent>(&mut s).map_err(io)? {
+        LocalEvent::Table(t) => Ok(t),
+        _ => Err(CtlError::Other("unexpected answer from the daemon".into())),
+    }
+}
+
+/// `migctl stats [ID]`: the counters of one migration (or all).
+pub fn stats(id: Option<u64>, json: bool) -> Result<()> {
+    let t = ask_table(LocalRequest::Stats { id })?;
+    if t.is_empty() {
+        return Err(CtlError::Other(match id {
+            Some(i) => format!("no migration {i} on this node"),
+            None => "no migrations on this node".into(),
+        }));
+    }
+    for r in &t {
+        if json {
+            let mut v = serde_json::to_value(&r.stats).map_err(|e| CtlError::Other(e.to_string()))?;
+            v["id"] = r.id.into();
+            v["pid"] = r.pid.into();
+            v["direction"] = r.direction.clone().into();
+            v["state"] = r.state.clone().into();
+            println!("{v}");
+        } else {
+            println!("{} pid {} {} {}: {}", r.id, r.pid, r.direction, r.peer, r.stats.format());
+        }
+    }
+    Ok(())
 }
 
 pub fn ps(json: bool) -> Result<()> {

@@ -45,7 +45,11 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
         LocalRequest::Ps => {
             let _ = local::send(&mut s, &LocalEvent::Table(table::all()));
         }
-        LocalRequest::Migrate { pid, to, timeout_ms } => {
+        LocalRequest::Stats { id } => {
+            let t = table::all().into_iter().filter(|r| id.map_or(true, |i| r.id == i)).collect();
+            let _ = local::send(&mut s, &LocalEvent::Table(t));
+        }
+        LocalRequest::Migrate { pid, to, timeout_ms, mode } => {
             let cred = nix::sys::socket::getsockopt(&s, nix::sys::socket::sockopt::PeerCredentials);
             let who = cred.map(|c| format!("uid {} (pid {})", c.uid(), c.pid())).unwrap_or_else(|_| "?".into());
             let mem = match proof {
@@ -70,21 +74,21 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
                     }
                 }
             };
-            let ev = match source::migrate(pid, &to, timeout_ms, mem, key, record, &mut events) {
-                Ok(o) => {
-                    info!(
-                        "pid {pid} migrated to {to} (pid {}): {} bytes, frozen {} ms",
-                        o.remote_pid, o.bytes, o.frozen_ms
-                    );
-                    LocalEvent::Done(o)
-                }
+            // Done goes out from inside (when the task runs there); a lazy migration goes on
+            // serving pages after that.
+            match source::migrate(pid, &to, mode, timeout_ms, mem, key, record, &mut events) {
+                Ok(o) => info!(
+                    "pid {pid} migrated to {to} (pid {}): {} bytes, frozen {} ms",
+                    o.remote_pid, o.bytes, o.frozen_ms
+                ),
                 Err(f) => {
                     warn!("migrate pid {pid} to {to}: {}{}", if f.refused { "refused: " } else { "failed: " }, f.reason);
-                    table::set_state(record, format!("{}: {}", if f.refused { "refused" } else { "failed" }, f.reason));
-                    LocalEvent::Failed { refused: f.refused, reason: f.reason }
+                    if !table::get(record).is_some_and(|r| r.state.starts_with("lazy phase")) {
+                        table::set_state(record, format!("{}: {}", if f.refused { "refused" } else { "failed" }, f.reason));
+                    }
+                    events(LocalEvent::Failed { refused: f.refused, reason: f.reason });
                 }
-            };
-            let _ = local::send(&mut s, &ev);
+            }
         }
     }
 }

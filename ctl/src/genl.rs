@@ -44,6 +44,12 @@ impl ModuleClient {
     pub fn connect() -> Result<Self> {
         let mut sock = NlSocketHandle::connect(NlFamily::Generic, None, &[])
             .map_err(|e| CtlError::Module(format!("cannot open a generic netlink socket: {e}")))?;
+        // neli opens its socket without SOCK_CLOEXEC: a restored task must not inherit it.
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: F_SETFD on a descriptor we own.
+            unsafe { libc::fcntl(sock.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         let family = sock.resolve_genl_family(uapi::FAMILY_NAME).map_err(|e| {
             if std::path::Path::new("/sys/module/migr").exists() {
                 CtlError::Module(format!("cannot resolve the migr family: {e}"))
@@ -125,6 +131,11 @@ impl ModuleClient {
             .map(|_| ())
     }
 
+    pub fn hand_over(&mut self, session: u32) -> Result<()> {
+        self.request_with(uapi::CMD_HAND_OVER, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
+            .map(|_| ())
+    }
+
     pub fn commit(&mut self, session: u32) -> Result<()> {
         self.request_with(uapi::CMD_COMMIT, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
             .map(|_| ())
@@ -143,6 +154,73 @@ impl ModuleClient {
                 .and_then(|(_, p)| read_u32(p))
         };
         Ok((get(uapi::A_TASK_FD)? as i32, get(uapi::A_TASK_STUB_FD)? as i32))
+    }
+
+    /// Deliver pages (a run of at most MAX_PAGE_RUN) to the pager of `pid`.
+    pub fn page_data(&mut self, pid: u32, addr: u64, data: &[u8], kind: u32) -> Result<()> {
+        self.request_with(
+            uapi::CMD_PAGE_DATA,
+            &[
+                (uapi::A_PAGER_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_ADDR, false, addr.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_DATA, false, data.to_vec()),
+                (uapi::A_PAGER_KIND, false, kind.to_ne_bytes().to_vec()),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    /// Deliver a batch of runs, split into pieces the netlink attribute can carry.
+    pub fn page_batch(&mut self, pid: u32, batch: &crate::peer::proto::PageBatch, kind: u32) -> Result<()> {
+        let max = uapi::MAX_PAGE_RUN as usize * 4096;
+        for (addr, data) in &batch.runs {
+            for (i, piece) in data.chunks(max).enumerate() {
+                self.page_data(pid, addr + (i * max) as u64, piece, kind)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pager_end(&mut self, pid: u32, end: u32) -> Result<()> {
+        self.request_with(
+            uapi::CMD_PAGER_END,
+            &[
+                (uapi::A_PAGER_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_END, false, end.to_ne_bytes().to_vec()),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    /// Make this socket the receiver of page-request events.
+    pub fn pager_listen(&mut self) -> Result<()> {
+        self.request_with(uapi::CMD_PAGER_LISTEN, &[(uapi::A_PAGER_PID, false, 0u32.to_ne_bytes().to_vec())])
+            .map(|_| ())
+    }
+
+    /// Wait for the next page-request event: (pid, addr).
+    pub fn next_page_request(&mut self) -> Result<(u32, u64)> {
+        loop {
+            let m: Option<Nlmsghdr<u16, Genlmsghdr<u8, u16>>> = self.sock.recv().map_err(nl_error)?;
+            let Some(m) = m else { continue };
+            if let NlPayload::Payload(g) = m.nl_payload {
+                if g.cmd != uapi::CMD_PAGE_REQUEST {
+                    continue;
+                }
+                let mut pid = None;
+                let mut addr = None;
+                for a in g.get_attr_handle().get_attrs() {
+                    match a.nla_type.nla_type {
+                        uapi::A_PAGER_PID => pid = read_u32(a.nla_payload.as_ref()).ok(),
+                        uapi::A_PAGER_ADDR => addr = read_u64(a.nla_payload.as_ref()).ok(),
+                        _ => {}
+                    }
+                }
+                if let (Some(p), Some(a)) = (pid, addr) {
+                    return Ok((p, a));
+                }
+            }
+        }
     }
 
     pub fn info(&mut self) -> Result<ModuleInfo> {

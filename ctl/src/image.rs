@@ -22,6 +22,17 @@ impl Vma {
         self.end - self.start
     }
 
+    /// Served by the target's pager in lazy mode (the module applies the same rule,
+    /// kmod/mm.rs `is_lazy`): heap and anonymous memory, not the stack.
+    pub fn is_lazy(&self) -> bool {
+        const VM_GROWSDOWN: u64 = 0x100;
+        (self.kind == uapi::VMA_KIND_ANON || self.kind == uapi::VMA_KIND_HEAP) && self.flags & VM_GROWSDOWN == 0
+    }
+
+    pub fn contains(&self, addr: u64) -> bool {
+        (self.start..self.end).contains(&addr)
+    }
+
     /// vdso and vvar are the kernel's; they are not copied.
     pub fn is_special(&self) -> bool {
         self.kind == uapi::VMA_KIND_VDSO || self.kind == uapi::VMA_KIND_VVAR

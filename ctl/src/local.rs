@@ -17,8 +17,9 @@ pub const SOCKET_PATH: &str = "/run/migr/migctl.sock";
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum LocalRequest {
-    Migrate { pid: u32, to: String, timeout_ms: u32 },
+    Migrate { pid: u32, to: String, timeout_ms: u32, mode: crate::peer::proto::Mode },
     Ps,
+    Stats { id: Option<u64> },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

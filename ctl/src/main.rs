@@ -27,6 +27,12 @@ struct Cli {
     cmd: Cmd,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum MigrateMode {
+    Eager,
+    Lazy,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Show the local module's version, protocol version and features.
@@ -74,6 +80,23 @@ enum Cmd {
         /// uninterruptible sleep), the migration is refused and it is left as it was.
         #[arg(long, default_value_t = 30)]
         freeze_timeout: u32,
+        /// lazy: it runs there at once and its memory follows on demand, with prefetch and
+        /// a background push; eager: all memory before it runs there (stop-and-copy).
+        #[arg(long, value_enum, default_value_t = MigrateMode::Lazy)]
+        mode: MigrateMode,
+        /// Lazy mode: no background push (pages move only on demand; the home node serves
+        /// them until the process ends).
+        #[arg(long)]
+        no_push: bool,
+        /// Lazy mode: one page per fault, no prefetch window.
+        #[arg(long)]
+        no_prefetch: bool,
+    },
+    /// Counters of migrations on this node: pages by path, bytes on the wire, fault latency.
+    Stats {
+        id: Option<u64>,
+        #[arg(long)]
+        json: bool,
     },
     /// List migrations in and out of this node.
     Ps {
@@ -111,7 +134,14 @@ fn run(cli: Cli) -> error::Result<()> {
             }
             Ok(())
         }
-        Cmd::Migrate { pid, to, freeze_timeout } => client::migrate(pid, &to, freeze_timeout.saturating_mul(1000)),
+        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch } => {
+            let mode = match mode {
+                MigrateMode::Eager => peer::proto::Mode::Eager,
+                MigrateMode::Lazy => peer::proto::Mode::Lazy { push: !no_push, prefetch: !no_prefetch },
+            };
+            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode)
+        }
+        Cmd::Stats { id, json } => client::stats(id, json),
         Cmd::Ps { json } => client::ps(json),
         Cmd::Keygen => {
             println!("{}", peer::key::generate()?);

@@ -3,6 +3,8 @@
 //! limits and descriptors (`procinfo`); `table` records migrations for `migctl ps`.
 
 pub mod files;
+pub mod lazy_source;
+pub mod lazy_target;
 pub mod pages;
 pub mod procinfo;
 pub mod source;

@@ -4,6 +4,64 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Counters of one migration, for `migctl stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    pub mode: String,
+    /// Pages that moved, by why.
+    pub pages_eager: u64,
+    pub pages_faulted: u64,
+    pub pages_prefetched: u64,
+    pub pages_pushed: u64,
+    /// Remote faults (requests that went to the source).
+    pub remote_faults: u64,
+    /// Page payload bytes on the wire, and the state image.
+    pub wire_bytes: u64,
+    pub image_bytes: u64,
+    /// Remote fault latency, request to pages delivered, in microseconds.
+    pub fault_us_p50: u64,
+    pub fault_us_p99: u64,
+    pub fault_us_max: u64,
+    /// From the task running on the target to every page there (0: not yet, or never).
+    pub complete_ms: u64,
+    pub frozen_ms: u64,
+    #[serde(skip)]
+    pub latencies: Vec<u64>,
+}
+
+impl Stats {
+    pub fn add_latency(&mut self, us: u64) {
+        self.latencies.push(us);
+        let mut v = self.latencies.clone();
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        self.fault_us_p50 = at(0.5);
+        self.fault_us_p99 = at(0.99);
+        self.fault_us_max = *v.last().unwrap_or(&0);
+    }
+
+    pub fn format(&self) -> String {
+        format!(
+            "mode {}: pages eager {}, faulted {}, prefetched {}, pushed {}; remote faults {}; \
+             wire {} B (+ image {} B); fault latency p50 {} us, p99 {} us, max {} us; frozen {} ms; \
+             complete after {} ms",
+            self.mode,
+            self.pages_eager,
+            self.pages_faulted,
+            self.pages_prefetched,
+            self.pages_pushed,
+            self.remote_faults,
+            self.wire_bytes,
+            self.image_bytes,
+            self.fault_us_p50,
+            self.fault_us_p99,
+            self.fault_us_max,
+            self.frozen_ms,
+            self.complete_ms
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub id: u64,
@@ -15,6 +73,8 @@ pub struct Record {
     pub state: String,
     pub bytes: u64,
     pub started: u64,
+    #[serde(default)]
+    pub stats: Stats,
 }
 
 static TABLE: Mutex<Vec<Record>> = Mutex::new(Vec::new());
@@ -36,6 +96,7 @@ pub fn add(pid: u32, direction: &str, peer: &str) -> u64 {
         state: "starting".into(),
         bytes: 0,
         started,
+        stats: Stats::default(),
     });
     id
 }
@@ -51,6 +112,10 @@ pub fn set_state(id: u64, state: impl Into<String>) {
     update(id, |r| r.state = s);
 }
 
+pub fn get(id: u64) -> Option<Record> {
+    lock().iter().find(|r| r.id == id).cloned()
+}
+
 pub fn all() -> Vec<Record> {
     lock().clone()
 }
@@ -64,4 +129,31 @@ pub fn format(records: &[Record]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_percentiles_follow_the_samples() {
+        let mut s = Stats::default();
+        for us in (1..=100).rev() {
+            s.add_latency(us);
+        }
+        assert_eq!((s.fault_us_p50, s.fault_us_p99, s.fault_us_max), (51, 99, 100));
+        assert!(s.format().contains("p50 51 us"));
+    }
+
+    #[test]
+    fn records_are_numbered_and_updated() {
+        let a = add(10, "out", "node2");
+        let b = add(11, "in", "node1");
+        assert!(b > a);
+        set_state(a, "frozen");
+        update(b, |r| r.stats.pages_pushed = 7);
+        assert_eq!(get(a).unwrap().state, "frozen");
+        assert_eq!(get(b).unwrap().stats.pages_pushed, 7);
+        assert!(format(&all()).contains("frozen"));
+    }
 }

@@ -7,13 +7,26 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{files, pages, procinfo, table};
+use super::{files, lazy_target, pages, procinfo, table};
 use crate::genl::ModuleClient;
 use crate::image::Image;
 use crate::peer::channel::Channel;
-use crate::peer::proto::{Request, Response, RestoreOffer};
+use crate::peer::proto::{Mode, Request, Response, RestoreOffer};
+
+pub fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Eager => "eager",
+        Mode::Lazy { push: true, prefetch: true } => "lazy",
+        Mode::Lazy { push: false, prefetch: true } => "lazy, no push",
+        Mode::Lazy { push: true, prefetch: false } => "lazy, no prefetch",
+        Mode::Lazy { push: false, prefetch: false } => "lazy, no push, no prefetch",
+    }
+}
 use crate::uapi_gen as uapi;
 
 pub const DEFAULT_STUB: &str = "/usr/lib/migr/migr-stub";
@@ -31,13 +44,25 @@ fn stub_path() -> String {
 /// Serve one Restore on this connection; the task runs here afterwards or nothing remains.
 /// After a failure the connection is of no further use (the source may still be streaming
 /// pages): false tells the caller to close it.
-pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) -> bool {
+pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str, key: &[u8; 32]) -> bool {
     let pid = offer.pid;
     let record = table::add(pid, "in", &offer.source_node);
+    let mode = offer.mode;
+    let (token, fault_port) = (offer.token, offer.fault_port);
+    table::update(record, |r| r.stats.mode = mode_name(mode).into());
     match run(ch, offer, record) {
         Ok(child) => {
             table::set_state(record, "running");
             log::info!("pid {pid} from {peer}: running");
+            let ended = Arc::new(AtomicBool::new(false));
+            let lazy = if let Mode::Lazy { push, .. } = mode {
+                let source = SocketAddr::new(ch.peer_ip(), fault_port);
+                lazy_target::start_fault_channel(child, source, *key, token, record, ended.clone());
+                Some(push)
+            } else {
+                None
+            };
+            let ended2 = ended.clone();
             // The restored task is our child: record how it ends.
             std::thread::spawn(move || {
                 let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
@@ -47,9 +72,19 @@ pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str) -> bool {
                     other => format!("ended ({other:?})"),
                 };
                 log::info!("pid {child}: {how}");
+                ended2.store(true, Ordering::Release);
                 table::set_state(record, how);
             });
-            true
+            match lazy {
+                None => true,
+                Some(true) => {
+                    if let Err(e) = lazy_target::receive_push(ch, child, record, Instant::now()) {
+                        log::warn!("pid {child}: {e}");
+                    }
+                    false
+                }
+                Some(false) => false,
+            }
         }
         Err((resp, why)) => {
             log::warn!("restore of pid {pid} from {peer}: {why}");
@@ -111,8 +146,12 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
         fds.push((num, OwnedFd::from(f)));
     }
 
+    let mut attrs = offer.attrs.clone();
+    attrs.retain(|(t, _)| *t != uapi::A_TASK_MODE);
+    let mode = if matches!(offer.mode, Mode::Lazy { .. }) { uapi::MODE_LAZY } else { uapi::MODE_EAGER };
+    attrs.push((uapi::A_TASK_MODE, mode.to_ne_bytes().to_vec()));
     let (ctl, stub_fd) = ModuleClient::connect()
-        .and_then(|mut m| m.restore(&offer.attrs))
+        .and_then(|mut m| m.restore(&attrs))
         .map_err(|e| refuse(format!("module: {e}")))?;
     // SAFETY: the module just installed both descriptors in this process for us.
     let (ctl, stub_fd) = unsafe { (OwnedFd::from_raw_fd(ctl), OwnedFd::from_raw_fd(stub_fd)) };
@@ -159,9 +198,19 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
     loop {
         match ch.recv::<Request>() {
             Ok(Request::Pages(batch)) => {
-                bytes += pages::write_batch(&mem, &batch).map_err(error)?;
+                let n = pages::write_batch(&mem, &batch).map_err(error)?;
+                bytes += n;
+                table::update(record, |r| r.stats.pages_eager += n / 4096);
                 crate::fault::check("target-mid-pages").map_err(error)?;
                 table::update(record, |r| r.bytes = bytes);
+            }
+            Ok(Request::PagerPages(batch)) => {
+                let n = batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+                ModuleClient::connect()
+                    .and_then(|mut m| m.page_batch(child, &batch, uapi::PAGE_KIND_EAGER))
+                    .map_err(|e| error(format!("delivering pages to the pager: {e}")))?;
+                bytes += n;
+                table::update(record, |r| r.stats.pages_eager += n / 4096);
             }
             Ok(Request::Go) => {
                 crate::fault::check("target-before-go").map_err(error)?;
@@ -277,6 +326,14 @@ fn spawn_stub(pid: u32, argv: &[String], fds: &[(RawFd, OwnedFd)], stub_fd: &Own
             if libc::dup2(stub_fd.as_raw_fd(), STUB_FD) < 0 {
                 libc::_exit(121);
             }
+            // Nothing of the daemon's may leak into the image (exec would close only the
+            // close-on-exec ones).
+            for fd in 0..STUB_FD {
+                if !parked.iter().any(|(num, _)| *num == fd) {
+                    libc::close(fd);
+                }
+            }
+            libc::syscall(libc::SYS_close_range, (STUB_FD + 1) as libc::c_uint, libc::c_uint::MAX, 0 as libc::c_uint);
             libc::execve(pargv[0], pargv.as_ptr(), penv.as_ptr());
             libc::_exit(122);
         }

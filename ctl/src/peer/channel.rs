@@ -59,6 +59,9 @@ fn builder(key: &[u8; KEY_LEN]) -> snow::Builder<'_> {
 impl Channel {
     /// Client side: connect the handshake over `stream`.
     pub fn initiate(mut stream: TcpStream, key: &[u8; KEY_LEN]) -> Result<Self, ChannelError> {
+        // Requests and answers are small and latency-bound (a page fault waits on each):
+        // no Nagle delay.
+        stream.set_nodelay(true)?;
         let mut hs = builder(key).build_initiator().map_err(|_| ChannelError::Auth)?;
         let mut buf = vec![0u8; MAX_NOISE];
         let n = hs.write_message(&WIRE_VERSION.to_be_bytes(), &mut buf).map_err(|_| ChannelError::Auth)?;
@@ -76,6 +79,7 @@ impl Channel {
 
     /// Server side: authenticate the peer that connected on `stream`.
     pub fn accept(mut stream: TcpStream, key: &[u8; KEY_LEN]) -> Result<Self, ChannelError> {
+        stream.set_nodelay(true)?;
         let mut hs = builder(key).build_responder().map_err(|_| ChannelError::Auth)?;
         let mut buf = vec![0u8; MAX_NOISE];
         let first = read_frame(&mut stream)?;
@@ -85,6 +89,10 @@ impl Channel {
         write_frame(&mut stream, &buf[..n])?;
         let noise = hs.into_transport_mode().map_err(|_| ChannelError::Auth)?;
         Ok(Channel { stream, noise, buf })
+    }
+
+    pub fn peer_ip(&self) -> std::net::IpAddr {
+        self.stream.peer_addr().map(|a| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
     /// Bound every later read and write: a silent peer becomes an error, never a hang.

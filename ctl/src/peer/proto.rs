@@ -42,10 +42,25 @@ pub struct Identity {
     pub rlimits: Vec<(u32, u64, u64)>,
 }
 
+/// How memory travels.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Mode {
+    /// Every page before the task runs (stop-and-copy).
+    Eager,
+    /// The stack and private file copies before; anonymous memory on demand, with prefetch
+    /// and (if `push`) a background push, after.
+    Lazy { push: bool, prefetch: bool },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RestoreOffer {
     pub source_node: String,
     pub pid: u32,
+    pub mode: Mode,
+    /// Lazy mode: the target opens a fault channel to the source's daemon at this port and
+    /// names the migration with this token.
+    pub fault_port: u16,
+    pub token: u64,
     /// The module's image attributes (uapi/migr.yaml set `task`), raw.
     pub attrs: Vec<(u16, Vec<u8>)>,
     pub files: Vec<FileId>,
@@ -63,8 +78,19 @@ pub struct PageBatch {
 pub enum Request {
     Ping { nonce: u64 },
     Restore(Box<RestoreOffer>),
+    /// Page contents written into the stub before it runs.
     Pages(PageBatch),
+    /// Lazy mode, before Go: pages for the pager (the first page of each lazy mapping).
+    PagerPages(PageBatch),
     Go,
+    /// Lazy mode, after Running, on the migration's connection: the background push.
+    Push(PageBatch),
+    PushDone,
+    /// Lazy mode: the first message of a fault channel (a second connection, so that a
+    /// fault never waits behind the push).
+    FaultChannel { token: u64 },
+    /// On a fault channel: the task needs the page at `addr`.
+    Fault { addr: u64 },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -74,4 +100,8 @@ pub enum Response {
     Ready,
     Refused(String),
     Running { pid: u32 },
+    /// Answer to a Fault: the page first, then the prefetched ones.
+    FaultPages(PageBatch),
+    /// Lazy mode: every pushed page is in the target's pager; the source may let go.
+    Released,
 }

@@ -18,6 +18,10 @@ pub fn run(listen: &str, key: &[u8; 32], socket: &std::path::Path) -> Result<()>
         .map_err(|e| CtlError::Other(format!("cannot listen on {listen}: {e}")))?;
     info!("migctl serve: listening on {listen}");
     crate::daemon_local::start(*key, socket)?;
+    crate::migrate::lazy_target::start_listener();
+    if let Some(port) = listen.rsplit(':').next().and_then(|p| p.parse().ok()) {
+        crate::migrate::source::set_listen_port(port);
+    }
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
@@ -60,9 +64,13 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
         };
         let resp = match req {
             Request::Restore(offer) => {
-                if crate::migrate::target::restore(&mut ch, *offer, &peer) {
+                if crate::migrate::target::restore(&mut ch, *offer, &peer, key) {
                     continue;
                 }
+                return;
+            }
+            Request::FaultChannel { token } => {
+                crate::migrate::lazy_source::serve_faults(&mut ch, token, &peer);
                 return;
             }
             other => answer(other),
@@ -76,7 +84,14 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
 
 fn answer(req: Request) -> Response {
     match req {
-        Request::Restore(_) | Request::Pages(_) | Request::Go => {
+        Request::Restore(_)
+        | Request::Pages(_)
+        | Request::PagerPages(_)
+        | Request::Go
+        | Request::Push(_)
+        | Request::PushDone
+        | Request::FaultChannel { .. }
+        | Request::Fault { .. } => {
             Response::Error("no migration in progress on this connection".into())
         }
         Request::Ping { nonce } => Response::Pong {

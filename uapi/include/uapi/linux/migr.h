@@ -9,7 +9,8 @@
 #define MIGR_FAMILY_NAME	"migr"
 #define MIGR_FAMILY_VERSION	1
 
-#define MIGR_PROTOCOL_VERSION	3
+#define MIGR_PROTOCOL_VERSION	5
+#define MIGR_MAX_PAGE_RUN	15
 #define MIGR_MAX_VMAS		1024
 #define MIGR_IOC_RESTORE	19713
 #define MIGR_IOC_GO		19714
@@ -29,10 +30,13 @@ enum migr_restore_state {
  * @MIGR_FEATURE_INFO: The info-get command.
  * @MIGR_FEATURE_STOP_AND_COPY: The freeze, thaw, commit and restore commands
  *   (eager memory transfer).
+ * @MIGR_FEATURE_LAZY: Restore in lazy mode, with the kernel-side pager
+ *   (page-data, pager-end).
  */
 enum migr_feature {
 	MIGR_FEATURE_INFO = 1,
 	MIGR_FEATURE_STOP_AND_COPY = 2,
+	MIGR_FEATURE_LAZY = 4,
 };
 
 /**
@@ -85,6 +89,39 @@ enum migr_vma_kind {
 	MIGR_VMA_KIND_VVAR,
 };
 
+/**
+ * enum migr_mode
+ * @MIGR_MODE_EAGER: Every page is written before the task runs.
+ * @MIGR_MODE_LAZY: Anonymous memory is served by the pager, on fault, by
+ *   prefetch and by push.
+ */
+enum migr_mode {
+	MIGR_MODE_EAGER,
+	MIGR_MODE_LAZY,
+};
+
+/**
+ * enum migr_page_kind - Why a page arrives (for the counters).
+ */
+enum migr_page_kind {
+	MIGR_PAGE_KIND_FAULT,
+	MIGR_PAGE_KIND_PREFETCH,
+	MIGR_PAGE_KIND_PUSH,
+	MIGR_PAGE_KIND_EAGER,
+};
+
+/**
+ * enum migr_pager_end
+ * @MIGR_PAGER_END_COMPLETE: Every page the source had has been delivered;
+ *   absent pages are zero.
+ * @MIGR_PAGER_END_FAIL: The source is gone; faults on absent pages end in
+ *   SIGBUS.
+ */
+enum migr_pager_end {
+	MIGR_PAGER_END_COMPLETE,
+	MIGR_PAGER_END_FAIL,
+};
+
 enum {
 	MIGR_A_INFO_MODULE_VERSION = 1,
 	MIGR_A_INFO_PROTOCOL_VERSION,
@@ -124,6 +161,7 @@ enum {
 	MIGR_A_TASK_VMA,
 	MIGR_A_TASK_FD,
 	MIGR_A_TASK_STUB_FD,
+	MIGR_A_TASK_MODE,
 
 	__MIGR_A_TASK_MAX,
 	MIGR_A_TASK_MAX = (__MIGR_A_TASK_MAX - 1)
@@ -143,11 +181,29 @@ enum {
 };
 
 enum {
+	MIGR_A_PAGER_PID = 1,
+	MIGR_A_PAGER_ADDR,
+	MIGR_A_PAGER_DATA,
+	MIGR_A_PAGER_KIND,
+	MIGR_A_PAGER_END,
+	MIGR_A_PAGER_FAULTS,
+	MIGR_A_PAGER_PAD,
+
+	__MIGR_A_PAGER_MAX,
+	MIGR_A_PAGER_MAX = (__MIGR_A_PAGER_MAX - 1)
+};
+
+enum {
 	MIGR_CMD_INFO_GET = 1,
 	MIGR_CMD_FREEZE,
 	MIGR_CMD_THAW,
 	MIGR_CMD_COMMIT,
+	MIGR_CMD_HAND_OVER,
 	MIGR_CMD_RESTORE,
+	MIGR_CMD_PAGER_LISTEN,
+	MIGR_CMD_PAGE_REQUEST,
+	MIGR_CMD_PAGE_DATA,
+	MIGR_CMD_PAGER_END,
 
 	__MIGR_CMD_MAX,
 	MIGR_CMD_MAX = (__MIGR_CMD_MAX - 1)

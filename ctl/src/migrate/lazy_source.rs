@@ -1,0 +1,195 @@
+//! Lazy mode, source side: the page server (answers faults with the page and a prefetch
+//! window read from the parked original) and the background push. Both read the original
+//! through /proc/PID/mem; a page goes over the wire once (the `sent` set), whichever path
+//! sends it first.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::pages::{self, Run, PAGE};
+use super::table;
+use crate::image::Vma;
+use crate::peer::channel::Channel;
+use crate::peer::proto::{PageBatch, Request, Response};
+
+/// Prefetch window, in pages: starts here, doubles on each fault that continues the last
+/// window, falls back on a jump.
+const WINDOW_START: u64 = 4;
+const WINDOW_MAX: u64 = 64;
+
+pub struct PageServer {
+    pub token: u64,
+    mem: File,
+    lazy: Vec<Vma>,
+    prefetch: bool,
+    record: u64,
+    sent: Mutex<HashSet<u64>>,
+    /// Set once the original is released: a late fault request gets no answer.
+    stopped: std::sync::atomic::AtomicBool,
+    /// Set when the target closes its fault channel (its task is gone, or it has every page).
+    done: (Mutex<bool>, Condvar),
+}
+
+static SERVERS: Mutex<Vec<Arc<PageServer>>> = Mutex::new(Vec::new());
+
+fn servers() -> std::sync::MutexGuard<'static, Vec<Arc<PageServer>>> {
+    SERVERS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PageServer {
+    pub fn start(token: u64, mem: &File, lazy: Vec<Vma>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
+        let s = Arc::new(PageServer {
+            token,
+            mem: mem.try_clone()?,
+            lazy,
+            prefetch,
+            record,
+            sent: Mutex::new(HashSet::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+            done: (Mutex::new(false), Condvar::new()),
+        });
+        servers().push(s.clone());
+        Ok(s)
+    }
+
+    pub fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
+        servers().retain(|s| s.token != self.token);
+    }
+
+    /// Keep the pages of `batch` not sent yet, and mark them sent.
+    fn unsent(&self, batch: PageBatch) -> PageBatch {
+        let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = PageBatch { runs: Vec::new() };
+        for (addr, data) in batch.runs {
+            for (i, page) in data.chunks(PAGE as usize).enumerate() {
+                let a = addr + i as u64 * PAGE;
+                if !sent.insert(a / PAGE) {
+                    continue;
+                }
+                match out.runs.last_mut() {
+                    Some((s, d)) if *s + d.len() as u64 == a => d.extend_from_slice(page),
+                    _ => out.runs.push((a, page.to_vec())),
+                }
+            }
+        }
+        out
+    }
+
+    /// The faulting page and up to `window - 1` following pages of the same mapping.
+    fn read_window(&self, page: u64, window: u64) -> std::io::Result<PageBatch> {
+        let end = self.lazy.iter().find(|v| v.contains(page)).map(|v| v.end).unwrap_or(page + PAGE);
+        let n = window.min((end - page) / PAGE).max(1);
+        let mut data = vec![0u8; (n * PAGE) as usize];
+        self.mem.read_exact_at(&mut data, page)?;
+        // The faulting page goes even if it went before (the target lost it, or it was
+        // zero); the window only with pages not sent yet.
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(page / PAGE);
+        let mut batch = PageBatch { runs: vec![(page, data[..PAGE as usize].to_vec())] };
+        if n > 1 {
+            let rest = self.unsent(PageBatch { runs: vec![(page + PAGE, data[PAGE as usize..].to_vec())] });
+            for (a, d) in rest.runs {
+                if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
+                    continue; // zeros arrive anyway, as zero pages on the target
+                }
+                match batch.runs.last_mut() {
+                    Some((s, dd)) if *s + dd.len() as u64 == a => dd.extend_from_slice(&d),
+                    _ => batch.runs.push((a, d)),
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    fn finish(&self) {
+        let (lock, cv) = &self.done;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        cv.notify_all();
+    }
+
+    /// Wait until the target closed its fault channel.
+    pub fn wait_done(&self) {
+        let (lock, cv) = &self.done;
+        let mut done = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while !*done {
+            done = cv.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Stream every page of `runs` not sent yet, then PushDone; returns once the target says
+    /// it has them all (Released).
+    pub fn push(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), String> {
+        pages::read_batches(&self.mem, runs, |batch, _| {
+            let batch = self.unsent(batch);
+            if batch.runs.is_empty() {
+                return Ok(());
+            }
+            let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
+            ch.send(&Request::Push(batch)).map_err(|e| format!("push: {e}"))?;
+            table::update(self.record, |r| {
+                r.stats.pages_pushed += n / PAGE;
+                r.stats.wire_bytes += n;
+            });
+            Ok(())
+        })?;
+        ch.send(&Request::PushDone).map_err(|e| format!("push: {e}"))?;
+        match ch.recv::<Response>().map_err(|e| format!("push: {e}"))? {
+            Response::Released => Ok(()),
+            other => Err(format!("push: unexpected {other:?}")),
+        }
+    }
+}
+
+/// Serve a fault channel a target opened (`FaultChannel { token }`), until it closes.
+pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
+    let Some(srv) = servers().iter().find(|s| s.token == token).cloned() else {
+        log::warn!("peer {peer}: fault channel for an unknown migration");
+        let _ = ch.send(&Response::Error("no such migration".into()));
+        return;
+    };
+    let mut window = WINDOW_START;
+    let (mut prev, mut next) = (u64::MAX, u64::MAX);
+    loop {
+        let addr = match ch.recv::<Request>() {
+            Ok(Request::Fault { addr }) => addr,
+            Ok(other) => {
+                log::warn!("peer {peer}: unexpected {other:?} on a fault channel");
+                break;
+            }
+            Err(_) => break, // the target closed it: its task ended or has every page
+        };
+        let page = addr & !(PAGE - 1);
+        // Sequential: the fault lands in or right after the last window.
+        window = if !srv.prefetch {
+            1
+        } else if page > prev && page <= next {
+            (window * 2).min(WINDOW_MAX)
+        } else {
+            WINDOW_START
+        };
+        prev = page;
+        let batch = match srv.read_window(page, window) {
+            Ok(b) => b,
+            Err(_) if srv.stopped.load(std::sync::atomic::Ordering::Acquire) => break,
+            Err(e) => {
+                log::warn!("fault at {page:#x}: {e}");
+                let _ = ch.send(&Response::Error(format!("cannot read {page:#x}: {e}")));
+                break;
+            }
+        };
+        next = page + window * PAGE;
+        let bytes: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
+        table::update(srv.record, |r| {
+            r.stats.pages_faulted += 1;
+            r.stats.pages_prefetched += bytes / PAGE - 1;
+            r.stats.remote_faults += 1;
+            r.stats.wire_bytes += bytes;
+        });
+        if ch.send(&Response::FaultPages(batch)).is_err() {
+            break;
+        }
+    }
+    srv.finish();
+}
