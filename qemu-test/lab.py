@@ -18,6 +18,26 @@ SPLAT = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|INFO: possible|INFO: task .
                    r'UBSAN:|circular locking|Call Trace|general protection|DEBUG_LOCKS_WARN_ON')
 
 
+def host_tsc_args():
+    """Kernel arguments that give a node the host's TSC frequency. Under TCG a guest's TSC is
+    the host's, but the guest calibrates it against the emulated PIT, and on a loaded host
+    that fails in about one boot in seven: the node then keeps time in 4 ms jiffies (seen as
+    "Marking TSC unstable"), which makes every timing in it coarse. With no HPET or PM timer
+    in the lab kernel, nothing better than the host's own figure exists."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+    except OSError:
+        return ''
+    mhz = re.search(r'^cpu MHz\s*:\s*([0-9.]+)', info, re.M)
+    if not mhz or not re.search(r'^flags\s*:.*\bconstant_tsc\b', info, re.M):
+        return ''
+    return f'tsc=reliable tsc_early_khz={int(float(mhz.group(1)) * 1000)}'
+
+
+TSC_ARGS = host_tsc_args()
+
+
 class LabError(Exception):
     pass
 
@@ -45,9 +65,8 @@ class Node:
         return ['qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-smp', '1',
                 '-m', str(self.lab.mem_mb), '-display', 'none', '-monitor', 'none',
                 '-no-reboot', '-kernel', self.lab.kernel, '-initrd', self.lab.initrd,
-                '-append', f'console=ttyS0 panic=-1 oops=panic migr.node={self.n}'
-                           if self.lab.panic_on_oops else
-                           f'console=ttyS0 panic=-1 migr.node={self.n}',
+                '-append', ' '.join(['console=ttyS0 panic=-1', 'oops=panic' if self.lab.panic_on_oops else '',
+                                     TSC_ARGS, f'migr.node={self.n}']).replace('  ', ' '),
                 '-chardev', f'file,id=con,path={self.console}', '-serial', 'chardev:con',
                 '-chardev', f'socket,id=ctl,path={self.sock_path},server=on,wait=off',
                 '-serial', 'chardev:ctl',
@@ -138,11 +157,12 @@ class Node:
 
 
 class Lab:
-    def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False):
+    def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False,
+                 link='stream'):
         if nodes != 2:
             raise LabError('this lab links exactly two nodes for now')
         self.kernel, self.initrd, self.logdir = kernel, initrd, logdir
-        self.mem_mb, self.panic_on_oops = mem_mb, panic_on_oops
+        self.mem_mb, self.panic_on_oops, self.link = mem_mb, panic_on_oops, link
         os.makedirs(logdir, exist_ok=True)
         self.rundir = logdir
         self.nodes = [Node(self, n) for n in range(1, nodes + 1)]
@@ -151,11 +171,20 @@ class Lab:
         return self.nodes[n - 1]
 
     def start(self, boot_timeout=120):
-        port = free_port()
-        # The listening side must exist before the connecting side starts.
-        self.node(2).start(f'socket,id=n,listen=127.0.0.1:{port}')
-        time.sleep(0.3)
-        self.node(1).start(f'socket,id=n,connect=127.0.0.1:{port}')
+        if self.link == 'datagram':
+            # One UDP datagram per Ethernet frame, like a LAN: frames can be lost (TCP in the
+            # nodes recovers), and each arrives by itself. Used by `make bench`: over the
+            # stream link a reply of 2-3 frames (a 4 KiB page) waits ~44 ms in QEMU, which
+            # would make every remote fault measure the lab rather than migr.
+            p1, p2 = free_port(), free_port()
+            self.node(2).start(f'socket,id=n,udp=127.0.0.1:{p1},localaddr=127.0.0.1:{p2}')
+            self.node(1).start(f'socket,id=n,udp=127.0.0.1:{p2},localaddr=127.0.0.1:{p1}')
+        else:
+            port = free_port()
+            # The listening side must exist before the connecting side starts.
+            self.node(2).start(f'socket,id=n,listen=127.0.0.1:{port}')
+            time.sleep(0.3)
+            self.node(1).start(f'socket,id=n,connect=127.0.0.1:{port}')
         deadline = time.time() + boot_timeout
         for node in self.nodes:
             node.connect(deadline)

@@ -78,27 +78,30 @@ impl PageServer {
         out
     }
 
-    /// The faulting page and up to `window - 1` following pages of the same mapping.
+    /// The faulting page. It goes even if it went before (the target lost it, or it was zero).
+    fn read_page(&self, page: u64) -> std::io::Result<PageBatch> {
+        let mut data = vec![0u8; PAGE as usize];
+        self.mem.read_exact_at(&mut data, page)?;
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(page / PAGE);
+        Ok(PageBatch { runs: vec![(page, data)] })
+    }
+
+    /// Up to `window - 1` pages after the faulting `page`, in its mapping, not sent yet and
+    /// not all zero (zeros arrive anyway, as zero pages on the target).
     fn read_window(&self, page: u64, window: u64) -> std::io::Result<PageBatch> {
         let end = self.lazy.iter().find(|v| v.contains(page)).map(|v| v.end).unwrap_or(page + PAGE);
-        let n = window.min((end - page) / PAGE).max(1);
+        let n = (window - 1).min((end - page) / PAGE - 1);
+        let mut batch = PageBatch { runs: Vec::new() };
+        if n == 0 {
+            return Ok(batch);
+        }
         let mut data = vec![0u8; (n * PAGE) as usize];
-        self.mem.read_exact_at(&mut data, page)?;
-        // The faulting page goes even if it went before (the target lost it, or it was
-        // zero); the window only with pages not sent yet.
-        self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(page / PAGE);
-        let mut batch = PageBatch { runs: vec![(page, data[..PAGE as usize].to_vec())] };
-        if n > 1 {
-            let rest = self.unsent(PageBatch { runs: vec![(page + PAGE, data[PAGE as usize..].to_vec())] });
-            for (a, d) in rest.runs {
-                if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
-                    continue; // zeros arrive anyway, as zero pages on the target
-                }
-                match batch.runs.last_mut() {
-                    Some((s, dd)) if *s + dd.len() as u64 == a => dd.extend_from_slice(&d),
-                    _ => batch.runs.push((a, d)),
-                }
+        self.mem.read_exact_at(&mut data, page + PAGE)?;
+        for (a, d) in self.unsent(PageBatch { runs: vec![(page + PAGE, data)] }).runs {
+            if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
+                continue;
             }
+            batch.runs.push((a, d));
         }
         Ok(batch)
     }
@@ -170,26 +173,32 @@ pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
             WINDOW_START
         };
         prev = page;
-        let batch = match srv.read_window(page, window) {
-            Ok(b) => b,
+        // Two answers: the faulting page alone, sent before the window is even read, so the
+        // task waits for one page's round trip and no more; then the window (maybe empty)
+        // while the task runs on.
+        let answer = srv.read_page(page).and_then(|first| {
+            ch.send(&Response::FaultPages(first)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let rest = srv.read_window(page, window)?;
+            let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / PAGE).sum();
+            ch.send(&Response::FaultPages(rest)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            Ok(pre)
+        });
+        next = page + window * PAGE;
+        match answer {
+            Ok(pre) => table::update(srv.record, |r| {
+                r.stats.pages_faulted += 1;
+                r.stats.pages_prefetched += pre;
+                r.stats.remote_faults += 1;
+                r.stats.wire_bytes += (1 + pre) * PAGE;
+            }),
             Err(_) if srv.stopped.load(std::sync::atomic::Ordering::Acquire) => break,
             Err(e) => {
                 log::warn!("fault at {page:#x}: {e}");
                 let _ = ch.send(&Response::Error(format!("cannot read {page:#x}: {e}")));
                 break;
             }
-        };
-        next = page + window * PAGE;
-        let bytes: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
-        table::update(srv.record, |r| {
-            r.stats.pages_faulted += 1;
-            r.stats.pages_prefetched += bytes / PAGE - 1;
-            r.stats.remote_faults += 1;
-            r.stats.wire_bytes += bytes;
-        });
-        if ch.send(&Response::FaultPages(batch)).is_err() {
-            break;
         }
     }
     srv.finish();
 }
+

@@ -74,6 +74,7 @@ pub fn start_fault_channel(pid: u32, source: SocketAddr, key: [u8; 32], token: u
             ch.set_timeout(super::source::PEER_TIMEOUT).map_err(|e| e.to_string())?;
             ch.send(&Request::FaultChannel { token }).map_err(|e| e.to_string())?;
             let mut m = ModuleClient::connect().map_err(|e| e.to_string())?;
+            let mut recent: HashMap<u64, Instant> = HashMap::new();
             loop {
                 let addr = match rx.recv_timeout(Duration::from_millis(200)) {
                     Ok(a) => a,
@@ -81,29 +82,29 @@ pub fn start_fault_channel(pid: u32, source: SocketAddr, key: [u8; 32], token: u
                     Err(RecvTimeoutError::Timeout) => continue,
                     Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 };
+                let page = addr & !4095;
+                // A request the window just answered (the task faulted on the next page
+                // while the window was on its way) needs no round trip: the page is in the
+                // pager. Only recently: a later request for it (the pager's 1 s re-send)
+                // goes out again.
+                recent.retain(|_, at: &mut Instant| at.elapsed() < RECENT);
+                if recent.contains_key(&page) {
+                    continue;
+                }
                 let t0 = Instant::now();
                 ch.send(&Request::Fault { addr }).map_err(|e| e.to_string())?;
-                let batch = match ch.recv::<Response>().map_err(|e| e.to_string())? {
-                    Response::FaultPages(b) => b,
-                    other => return Err(format!("unexpected {other:?}")),
-                };
-                // The faulting page first (kind fault), the window after it (prefetch).
-                let mut first = batch.clone();
-                first.runs.truncate(1);
-                let mut rest = batch;
-                if let Some((a, d)) = first.runs.first_mut() {
-                    let tail = d.split_off(4096);
-                    if !tail.is_empty() {
-                        rest.runs[0] = (*a + 4096, tail);
-                    } else {
-                        rest.runs.remove(0);
-                    }
-                }
-                // The window goes in before the faulting page, whose arrival wakes the task:
-                // it then finds the next pages already here.
-                deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
+                // The faulting page alone first (its arrival wakes the task), then the window.
+                let first = fault_pages(&mut ch)?;
                 deliver(&mut m, pid, &first, uapi::PAGE_KIND_FAULT)?;
                 let us = t0.elapsed().as_micros() as u64;
+                let rest = fault_pages(&mut ch)?;
+                deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
+                let now = Instant::now();
+                for (a, d) in &rest.runs {
+                    for i in 0..d.len() as u64 / 4096 {
+                        recent.insert(a + i * 4096, now);
+                    }
+                }
                 let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / 4096).sum();
                 table::update(record, |r| {
                     r.stats.remote_faults += 1;
@@ -123,6 +124,16 @@ pub fn start_fault_channel(pid: u32, source: SocketAddr, key: [u8; 32], token: u
             Err(_) => {}
         }
     });
+}
+
+/// How long a page delivered with a window counts as "just arrived" for later requests.
+const RECENT: Duration = Duration::from_millis(500);
+
+fn fault_pages(ch: &mut Channel) -> Result<crate::peer::proto::PageBatch, String> {
+    match ch.recv::<Response>().map_err(|e| e.to_string())? {
+        Response::FaultPages(b) => Ok(b),
+        other => Err(format!("unexpected {other:?}")),
+    }
 }
 
 /// Receive the background push on the migration's connection, until PushDone.

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const WIRE_VERSION: u32 = 2;
+pub const WIRE_VERSION: u32 = 3;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,7 +100,8 @@ pub enum Response {
     Ready,
     Refused(String),
     Running { pid: u32 },
-    /// Answer to a Fault: the page first, then the prefetched ones.
+    /// Answers to a Fault, always two: the faulting page alone, then the prefetch window
+    /// (possibly empty).
     FaultPages(PageBatch),
     /// Lazy mode: every pushed page is in the target's pager; the source may let go.
     Released,

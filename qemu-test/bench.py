@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""make bench: migr measured side by side with CRIU and the raw network, in one lab, one run.
+
+Usage: qemu-test/bench.py [--quick] [--sizes 16,256] [--touched 10,50] [--methods ...]
+                          [--results FILE] [--report FILE]
+
+One two-node lab (datagram link, nodes sized for a 1 GiB process) runs every cell of the
+matrix: process size x fraction touched after the move x method, where the methods are
+migr stop-and-copy, migr lazy with push, migr lazy without push, CRIU dump with its page
+server followed by restore, and CRIU lazy-pages. Every cell runs `benchload` (qemu-test/progs),
+which fills its memory, beats every millisecond, and on the target writes the gap in its
+heartbeat and checks every word it reads back. Before each size the raw network is measured
+the same way: the same bytes over one plain TCP connection, and 4 KiB request/reply round
+trips. Results go to a JSON file (one record per cell or probe); bench_report.py turns them
+into docs/BENCH.md and the plots.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lab import Lab, LabError  # noqa: E402
+import bench_methods  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE_PORT = 5000
+RR_ROUNDS = 300
+
+
+def prepare():
+    out = subprocess.run([os.path.join(TOP, 'qemu-test/prepare'), 'normal'], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return dict(line.split('=', 1) for line in out.split())
+
+
+def start_lab(paths, logdir, sizes):
+    # The target holds the process and, for CRIU, its page images in tmpfs (half the RAM):
+    # 3.5 GiB keeps a 1 GiB process and its images in memory with room to spare.
+    mem_mb = 3584 if max(sizes) > 256 else 1536
+    lab = Lab(paths['KERNEL'], paths['INITRD'], logdir, mem_mb=mem_mb, link='datagram')
+    lab.start()
+    for node in lab.nodes:
+        clock = node.ok('cat /sys/devices/system/clocksource/clocksource0/current_clocksource').strip()
+        if clock != 'tsc':
+            raise LabError(f'{node.name} keeps time with {clock}, not tsc: its timings would be coarse')
+        node.ok(f'netprobe serve {PROBE_PORT} </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- &')
+    return lab
+
+
+def probe_network(lab, mib):
+    """The lab's own limits for `mib` MiB: one plain TCP stream node1 -> node2, and the
+    round trip of a 16-byte request answered by 4 KiB (what a remote fault costs at least)."""
+    n1 = lab.node(1)
+    out = n1.ok(f'netprobe stream 192.0.2.2 {PROBE_PORT} {mib}', timeout=600)
+    m = re.search(r'stream (\d+) bytes (\d+) ns', out)
+    rr = re.search(r'rr \d+ p50 (\d+) p99 (\d+)',
+                   n1.ok(f'netprobe rr 192.0.2.2 {PROBE_PORT} {RR_ROUNDS}', timeout=300))
+    return {'kind': 'network', 'size_mib': mib, 'stream_bytes': int(m.group(1)),
+            'stream_ms': int(m.group(2)) / 1e6, 'rr_p50_us': int(rr.group(1)),
+            'rr_p99_us': int(rr.group(2))}
+
+
+def run_cell(lab, mib, percent, method):
+    """One migration of a fresh benchload; returns its record (raises on any failure)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    for node in (n1, n2):
+        node.ok('rm -rf /tmp/bench /tmp/img /tmp/released; mkdir -p /tmp/img')
+    pid = int(n1.ok(f'setsid benchload {mib} {percent} /tmp/bench </dev/null >/dev/null 2>&1 '
+                    f'3>&- 4>&- 5>&- & echo $!').strip())
+    poll(n1, 'cat /tmp/bench/ready', timeout=60 + mib / 4)
+    before = iface_bytes(n1)
+    start, stats = bench_methods.METHODS[method]
+    start(lab, pid)
+    result = dict(line.split(' ', 1) for line in
+                  poll(n2, 'cat /tmp/bench/result', timeout=300 + mib).splitlines())
+    released = int(poll(n1, 'cat /tmp/released', timeout=300 + mib).strip())
+    after = iface_bytes(n1)
+    # node1's clock minus node2's, from the probe with the shortest round trip.
+    clock = re.search(r'clock offset (-?\d+) rtt (\d+)',
+                      n2.ok(f'netprobe clock 192.0.2.1 {PROBE_PORT} 40', timeout=60))
+    offset, rtt = int(clock.group(1)), int(clock.group(2))
+    last_source = int(result['last_source_ns'])
+    first_target = int(result['first_target_ns']) + offset
+    rec = {'kind': 'cell', 'size_mib': mib, 'touched_pct': percent, 'method': method,
+           'downtime_ms': (first_target - last_source) / 1e6,
+           'release_ms': (released - last_source) / 1e6,
+           'wire_bytes': after - before,
+           'touched_bytes': int(result['pages']) * 4096,
+           'touch_ms': int(result['touch_ns']) / 1e6,
+           'check': result['check'], 'clock_rtt_us': rtt / 1e3}
+    rec.update(stats(lab))
+    if result['check'] != 'ok' or result['node'] != 'node2':
+        raise LabError(f'benchload on the target: {result}')
+    return rec
+
+
+def poll(node, cmd, timeout, every=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        rc, out = node.sh(cmd, timeout=60)
+        if rc == 0:
+            return out
+        time.sleep(every)
+    raise LabError(f'{node.name}: `{cmd}` never succeeded within {timeout:.0f} s')
+
+
+def iface_bytes(node):
+    """Bytes through node1's only link, both ways: everything a migration puts on the wire
+    (payload, headers, acknowledgements, control messages)."""
+    out = node.ok('cat /sys/class/net/eth0/statistics/rx_bytes /sys/class/net/eth0/statistics/tx_bytes')
+    return sum(int(x) for x in out.split())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--quick', action='store_true', help='16 and 256 MiB only')
+    ap.add_argument('--sizes', help='comma-separated MiB (default 16,256,1024)')
+    ap.add_argument('--touched', default='10,50,100', help='comma-separated percent')
+    ap.add_argument('--methods', default=','.join(bench_methods.METHODS))
+    ap.add_argument('--results', default=os.path.join(TOP, 'build/bench/results.json'))
+    ap.add_argument('--report', default=os.path.join(TOP, 'docs/BENCH.md'))
+    args = ap.parse_args()
+    sizes = [int(x) for x in (args.sizes or ('16,256' if args.quick else '16,256,1024')).split(',')]
+    touched = [int(x) for x in args.touched.split(',')]
+    methods = args.methods.split(',')
+    unknown = [m for m in methods if m not in bench_methods.METHODS]
+    if unknown:
+        ap.error(f'unknown method(s) {unknown}; known: {list(bench_methods.METHODS)}')
+    paths = prepare()
+    logdir = os.path.join(TOP, 'build/bench/logs')
+    os.makedirs(os.path.dirname(args.results), exist_ok=True)
+    started = time.time()
+    records, failed = [], 0
+    lab = start_lab(paths, logdir, sizes)
+    try:
+        for mib in sizes:
+            net = probe_network(lab, mib)
+            records.append(net)
+            print(f'network {mib} MiB: stream {net["stream_ms"]:.0f} ms, '
+                  f'4 KiB rr p50 {net["rr_p50_us"]} us p99 {net["rr_p99_us"]} us', flush=True)
+            for percent in touched:
+                for method in methods:
+                    t = time.time()
+                    try:
+                        rec = run_cell(lab, mib, percent, method)
+                        print(f'PASS {method} {mib} MiB {percent}%: downtime {rec["downtime_ms"]:.0f} ms, '
+                              f'released {rec["release_ms"]:.0f} ms, wire {rec["wire_bytes"] / 2**20:.1f} MiB '
+                              f'({time.time() - t:.0f} s)', flush=True)
+                    except Exception as e:  # a failed cell is reported, and the lab rebooted
+                        failed += 1
+                        rec = {'kind': 'cell', 'size_mib': mib, 'touched_pct': percent,
+                               'method': method, 'error': str(e)[-600:]}
+                        print(f'FAIL {method} {mib} MiB {percent}%: {rec["error"]}', flush=True)
+                        lab.stop()
+                        lab = start_lab(paths, logdir, sizes)
+                    records.append(rec)
+                    with open(args.results, 'w') as f:
+                        json.dump(records, f, indent=1)
+    finally:
+        lab.stop()
+    splats = lab.splats()
+    meta = {'kind': 'meta', 'seconds': time.time() - started, 'sizes': sizes, 'touched': touched,
+            'methods': methods, 'splats': splats}
+    records.append(meta)
+    with open(args.results, 'w') as f:
+        json.dump(records, f, indent=1)
+    subprocess.run([sys.executable, os.path.join(TOP, 'qemu-test/bench_report.py'), args.results,
+                    args.report], check=True)
+    cells = [r for r in records if r['kind'] == 'cell']
+    print(f'bench: {len(cells)} cells in {meta["seconds"] / 60:.1f} min; report {os.path.relpath(args.report, TOP)}')
+    if splats:
+        print(f'bench: kernel splat: {splats[0]}')
+    print(f'bench: {len(cells) - failed} passed, {failed + (1 if splats else 0)} failed')
+    return 1 if failed or splats else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""How each method of `make bench` moves the running benchload from node1 to node2.
+
+Each method is a pair: `start(lab, pid)` sets the move going (it returns once the move is
+under way or done; the bench then waits for the program's result on node2 and for
+/tmp/released on node1), and `stats(lab)` returns the method's own figures once the source
+is released. Every method starts `netprobe waitgone` on node1 first: it writes
+/tmp/released the moment the original process (and, for CRIU, the dump process that keeps
+serving its pages) is gone. Commands that run in the background close the lab agent's
+descriptors 3-5 so that nothing of the agent leaks into the migrated process or CRIU.
+"""
+import json
+
+BG = '</dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- &'
+CRIU_PAGES_PORT = 9000
+CRIU_IMAGES_PORT = 9001
+
+
+def watch_release(node, *pids):
+    pids = ' '.join(str(p) for p in pids)
+    node.ok(f'(netprobe waitgone {pids} > /tmp/released.new && mv /tmp/released.new /tmp/released) {BG}')
+
+
+def last_stats(node):
+    lines = [l for l in node.ok('migctl stats --json').splitlines() if l.strip()]
+    return json.loads(lines[-1]) if lines else {}
+
+
+def migr(mode_args):
+    def start(lab, pid):
+        n1 = lab.node(1)
+        watch_release(n1, pid)
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2 {mode_args}', timeout=1200)
+        if rc != 0:
+            raise RuntimeError(f'migctl migrate: exit {rc}: {out.strip()[-400:]}')
+
+    def stats(lab):
+        src, dst = last_stats(lab.node(1)), last_stats(lab.node(2))
+        return {'payload_bytes': src.get('wire_bytes', 0) + src.get('image_bytes', 0),
+                'fault_p50_us': dst.get('fault_us_p50'), 'fault_p99_us': dst.get('fault_us_p99'),
+                'remote_faults': dst.get('remote_faults'), 'pages_pushed': src.get('pages_pushed'),
+                'pages_faulted': src.get('pages_faulted'), 'pages_prefetched': src.get('pages_prefetched'),
+                'frozen_ms_migctl': src.get('frozen_ms')}
+    return start, stats
+
+
+def wait_listening(node, port):
+    node.ok(f'for i in $(seq 200); do netstat -ltn | grep -q ":{port} " && exit 0; usleep 20000; done; exit 1')
+
+
+def criu_dump_start(lab, pid):
+    """CRIU's migration: `criu dump` sends the pages to `criu page-server` on the target while
+    it writes the other images locally; those go over as a tar stream, and the target runs
+    `criu restore` the moment the stream ends."""
+    n1, n2 = lab.node(1), lab.node(2)
+    n2.ok(f'criu page-server -D /tmp/img --port {CRIU_PAGES_PORT} -o page-server.log {BG}')
+    n2.ok(f'(netprobe recv {CRIU_IMAGES_PORT} | tar x -C /tmp/img && '
+          f'criu restore -D /tmp/img -d -o restore.log) {BG}')
+    wait_listening(n2, CRIU_PAGES_PORT)
+    wait_listening(n2, CRIU_IMAGES_PORT)
+    watch_release(n1, pid)
+    rc, out = n1.sh(f'criu dump -t {pid} -D /tmp/img --page-server --address 192.0.2.2 '
+                    f'--port {CRIU_PAGES_PORT} -o dump.log && '
+                    f'tar c -C /tmp/img . | netprobe send 192.0.2.2 {CRIU_IMAGES_PORT}', timeout=1200)
+    if rc != 0:
+        raise RuntimeError(f'criu dump: exit {rc}: {out.strip()[-300:]} '
+                           f'{n1.sh("grep Error /tmp/img/dump.log")[1][-300:]}')
+
+
+def criu_lazy_start(lab, pid):
+    """CRIU's post-copy: `criu dump --lazy-pages` writes every image but the pages and then
+    serves the pages itself; the images go over as a tar stream, the target starts
+    `criu lazy-pages` (which fetches faulted pages first and all the rest in the background)
+    and `criu restore --lazy-pages` as soon as the lazy-pages daemon is ready."""
+    n1, n2 = lab.node(1), lab.node(2)
+    n2.ok(f'(netprobe recv {CRIU_IMAGES_PORT} | tar x -C /tmp/img && mkfifo /tmp/img/lp.ready && '
+          f'(criu lazy-pages --page-server --address 192.0.2.1 --port {CRIU_PAGES_PORT} -D /tmp/img '
+          f'-o lazy-pages.log --status-fd 6 6>/tmp/img/lp.ready &) && cat /tmp/img/lp.ready && '
+          f'criu restore -D /tmp/img --lazy-pages -d -o restore.log) {BG}')
+    wait_listening(n2, CRIU_IMAGES_PORT)
+    n1.ok('mkfifo /tmp/dump.ready')
+    n1.ok(f'criu dump -t {pid} -D /tmp/img --lazy-pages --address 192.0.2.1 --port {CRIU_PAGES_PORT} '
+          f'-o dump.log --status-fd 6 6>/tmp/dump.ready {BG} echo $! > /tmp/dump.pid')
+    dump_pid = int(n1.ok('cat /tmp/dump.pid').strip())
+    watch_release(n1, pid, dump_pid)
+    # The dump writes \0 to the status fd once its page server listens, i.e. once every
+    # other image is written.
+    rc, out = n1.sh(f'cat /tmp/dump.ready >/dev/null && '
+                    f'tar c -C /tmp/img . | netprobe send 192.0.2.2 {CRIU_IMAGES_PORT}', timeout=1200)
+    if rc != 0:
+        raise RuntimeError(f'criu dump --lazy-pages: {out.strip()[-300:]} '
+                           f'{n1.sh("grep Error /tmp/img/dump.log")[1][-300:]}')
+
+
+def criu_stats(lab):
+    return {}
+
+
+METHODS = {
+    'migr-eager': migr('--mode eager'),
+    'migr-lazy': migr('--mode lazy'),
+    'migr-lazy-nopush': migr('--mode lazy --no-push'),
+    'criu-dump': (criu_dump_start, criu_stats),
+    'criu-lazy': (criu_lazy_start, criu_stats),
+}
