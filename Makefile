@@ -7,6 +7,8 @@ help:
 	@echo "make demo        set up, build, boot two nodes and show each one answering"
 	@echo "make test        set up, build, run every check: unit tests, uapi, lab (normal and debug kernels)"
 	@echo "make lab         boot two nodes, copy FILES='a b' to /root and run CMD='...' on node1"
+	@echo "make bench       migr vs CRIU vs the raw network in the lab (16 MiB-1 GiB; writes docs/BENCH.md, ~30 min)"
+	@echo "make bench-quick the same for 16 and 256 MiB (report in build/bench/BENCH.md)"
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"
@@ -42,8 +44,16 @@ demo: setup
 lab: setup
 	MIGR_LAB_CMD='$(CMD)' qemu-test/demo $(FILES)
 
+bench:
+	@scripts/setup bench
+	qemu-test/bench.py
+
+bench-quick:
+	@scripts/setup bench
+	qemu-test/bench.py --quick --report build/bench/BENCH.md
+
 clean:
 	rm -rf build ctl/target
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
-.PHONY: help setup kernel kmod ctl uapi check-uapi unit test demo lab clean
+.PHONY: help setup kernel kmod ctl uapi check-uapi unit test demo lab bench bench-quick clean

@@ -37,7 +37,13 @@ def prepare():
     return dict(line.split('=', 1) for line in out.split())
 
 
+LABS = [0]
+
+
 def start_lab(paths, logdir, sizes):
+    """Boot the bench's lab (logs of the n-th boot in logdir/lab-n)."""
+    LABS[0] += 1
+    logdir = os.path.join(logdir, f'lab-{LABS[0]}')
     # The target holds the process and, for CRIU, its page images in tmpfs (half the RAM):
     # 3.5 GiB keeps a 1 GiB process and its images in memory with room to spare.
     mem_mb = 3584 if max(sizes) > 256 else 1536
@@ -65,19 +71,33 @@ def probe_network(lab, mib):
 
 
 def run_cell(lab, mib, percent, method):
-    """One migration of a fresh benchload; returns its record (raises on any failure)."""
+    """One migration of a fresh benchload; returns its record (raises on any failure, naming
+    the step that failed)."""
+    step = ['start']
+    try:
+        return _run_cell(lab, mib, percent, method, step)
+    except Exception as e:
+        raise LabError(f'{step[0]}: {e}') from e
+
+
+def _run_cell(lab, mib, percent, method, step):
     n1, n2 = lab.node(1), lab.node(2)
     for node in (n1, n2):
-        node.ok('rm -rf /tmp/bench /tmp/img /tmp/released; mkdir -p /tmp/img')
+        node.ok('rm -rf /tmp/bench /tmp/img /tmp/released* /tmp/dump.*; mkdir -p /tmp/img')
     pid = int(n1.ok(f'setsid benchload {mib} {percent} /tmp/bench </dev/null >/dev/null 2>&1 '
                     f'3>&- 4>&- 5>&- & echo $!').strip())
+    step[0] = 'filling memory'
     poll(n1, 'cat /tmp/bench/ready', timeout=60 + mib / 4)
     before = iface_bytes(n1)
     start, stats = bench_methods.METHODS[method]
+    step[0] = 'moving'
     start(lab, pid)
+    step[0] = 'waiting for the result on node2'
     result = dict(line.split(' ', 1) for line in
                   poll(n2, 'cat /tmp/bench/result', timeout=300 + mib).splitlines())
+    step[0] = 'waiting for node1 to be released'
     released = int(poll(n1, 'cat /tmp/released', timeout=300 + mib).strip())
+    step[0] = 'collecting figures'
     after = iface_bytes(n1)
     # node1's clock minus node2's, from the probe with the shortest round trip.
     clock = re.search(r'clock offset (-?\d+) rtt (\d+)',
