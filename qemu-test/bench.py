@@ -40,21 +40,40 @@ def prepare():
 LABS = [0]
 
 
-def start_lab(paths, logdir, sizes):
-    """Boot the bench's lab (logs of the n-th boot in logdir/lab-n)."""
+def start_lab(paths, logdir, sizes, tries=3):
+    """Boot the bench's lab (logs of the n-th boot in logdir/lab-n); a boot that fails, or
+    leaves a node on a coarse clock, is tried again."""
+    for attempt in range(tries):
+        try:
+            return boot_lab(paths, logdir, sizes)
+        except LabError as e:
+            if attempt == tries - 1:
+                raise
+            print(f'lab boot failed ({e}); booting again', flush=True)
+
+
+def boot_lab(paths, logdir, sizes):
     LABS[0] += 1
     logdir = os.path.join(logdir, f'lab-{LABS[0]}')
     # The target holds the process and, for CRIU, its page images in tmpfs (half the RAM):
     # 3.5 GiB keeps a 1 GiB process and its images in memory with room to spare.
     mem_mb = 3584 if max(sizes) > 256 else 1536
     lab = Lab(paths['KERNEL'], paths['INITRD'], logdir, mem_mb=mem_mb, link='datagram')
-    lab.start()
+    try:
+        lab.start()
+        check_nodes(lab)
+    except LabError:
+        lab.stop()
+        raise
+    return lab
+
+
+def check_nodes(lab):
     for node in lab.nodes:
         clock = node.ok('cat /sys/devices/system/clocksource/clocksource0/current_clocksource').strip()
         if clock != 'tsc':
             raise LabError(f'{node.name} keeps time with {clock}, not tsc: its timings would be coarse')
         node.ok(f'netprobe serve {PROBE_PORT} </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- &')
-    return lab
 
 
 def probe_network(lab, mib):
@@ -154,7 +173,7 @@ def main():
     logdir = os.path.join(TOP, 'build/bench/logs')
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     started = time.time()
-    records, failed = [], 0
+    records, failed, splats = [], 0, []
     lab = start_lab(paths, logdir, sizes)
     try:
         for mib in sizes:
@@ -176,13 +195,14 @@ def main():
                                'method': method, 'error': str(e)[-600:]}
                         print(f'FAIL {method} {mib} MiB {percent}%: {rec["error"]}', flush=True)
                         lab.stop()
+                        splats += lab.splats()
                         lab = start_lab(paths, logdir, sizes)
                     records.append(rec)
                     with open(args.results, 'w') as f:
                         json.dump(records, f, indent=1)
     finally:
         lab.stop()
-    splats = lab.splats()
+    splats += lab.splats()
     meta = {'kind': 'meta', 'seconds': time.time() - started, 'sizes': sizes, 'touched': touched,
             'methods': methods, 'splats': splats}
     records.append(meta)
