@@ -38,6 +38,11 @@ def host_tsc_args():
 TSC_ARGS = host_tsc_args()
 
 
+# How long to wait for the agent's ACK of a request before sending it again, and how often.
+ACK_WAIT = 5
+ACK_TRIES = 4
+
+
 class LabError(Exception):
     pass
 
@@ -59,6 +64,7 @@ class Node:
         self.sock = None
         self.buf = b''
         self.ids = itertools.count(1)
+        self.resends = 0  # requests sent again for want of an ACK (see sh)
 
     def qemu_cmd(self, netdev):
         mac = f'52:54:00:00:00:{self.n:02x}'
@@ -66,7 +72,8 @@ class Node:
                 '-m', str(self.lab.mem_mb), '-display', 'none', '-monitor', 'none',
                 '-no-reboot', '-kernel', self.lab.kernel, '-initrd', self.lab.initrd,
                 '-append', ' '.join(['console=ttyS0 panic=-1', 'oops=panic' if self.lab.panic_on_oops else '',
-                                     TSC_ARGS, f'migr.node={self.n}']).replace('  ', ' '),
+                                     TSC_ARGS if self.lab.host_tsc else '',
+                                     f'migr.node={self.n}']).replace('  ', ' ').replace('  ', ' '),
                 '-chardev', f'file,id=con,path={self.console}', '-serial', 'chardev:con',
                 '-chardev', f'socket,id=ctl,path={self.sock_path},server=on,wait=off',
                 '-serial', 'chardev:ctl',
@@ -114,11 +121,30 @@ class Node:
     def sh(self, script, timeout=60):
         """Run a shell script on the node; returns (rc, output)."""
         i = next(self.ids)
-        self.sock.sendall(f'{i} {base64.b64encode(script.encode()).decode()}\n'.encode())
+        payload = base64.b64encode(script.encode()).decode()
+        line = f'{i} {len(payload)} {payload} {i}\n'.encode()
         deadline = time.time() + timeout
-        self._read_until(f'@@BEGIN {i}\n'.encode(), deadline)
-        body = self._read_until(f'@@END {i} '.encode(), deadline)
-        rc = self._read_until(b'\n', deadline)
+        # The agent acknowledges a request before running it; a request garbled on the
+        # serial line (a busy node can drop bytes) gets no ACK and is sent again.
+        for attempt in range(ACK_TRIES):
+            self.sock.sendall(line)
+            try:
+                self._read_until(f'@@ACK {i}\n'.encode(), min(deadline, time.time() + ACK_WAIT))
+                break
+            except LabError as e:
+                if 'closed' in str(e):
+                    raise
+                self.resends += 1
+                if attempt == ACK_TRIES - 1 or time.time() >= deadline:
+                    raise LabError(f'{self.name}: no ACK for command {i} ({script.strip()[:80]!r}) '
+                                   f'after {ACK_TRIES} tries')
+        try:
+            self._read_until(f'@@BEGIN {i}\n'.encode(), deadline)
+            body = self._read_until(f'@@END {i} '.encode(), deadline)
+            rc = self._read_until(b'\n', deadline)
+        except LabError as e:
+            raise LabError(f'{e} (command {i}: {script.strip()[:80]!r}; '
+                           f'received {self.buf[-120:]!r})') from None
         return int(rc), base64.b64decode(body).decode(errors='replace')
 
     def ok(self, script, timeout=60):
@@ -145,7 +171,8 @@ class Node:
     def stop(self):
         if self.sock:
             try:
-                self.sock.sendall(b'0 ' + base64.b64encode(b'sync; reboot -f') + b'\n')
+                payload = base64.b64encode(b'sync; reboot -f')
+                self.sock.sendall(b'0 %d %s 0\n' % (len(payload), payload))
             except OSError:
                 pass
         if self.proc:
@@ -158,11 +185,11 @@ class Node:
 
 class Lab:
     def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False,
-                 link='stream'):
+                 link='stream', host_tsc=os.environ.get('LAB_HOST_TSC') == '1'):
         if nodes != 2:
             raise LabError('this lab links exactly two nodes for now')
         self.kernel, self.initrd, self.logdir = kernel, initrd, logdir
-        self.mem_mb, self.panic_on_oops, self.link = mem_mb, panic_on_oops, link
+        self.mem_mb, self.panic_on_oops, self.link, self.host_tsc = mem_mb, panic_on_oops, link, host_tsc
         os.makedirs(logdir, exist_ok=True)
         self.rundir = logdir
         self.nodes = [Node(self, n) for n in range(1, nodes + 1)]
