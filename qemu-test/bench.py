@@ -58,7 +58,7 @@ def boot_lab(paths, logdir, sizes):
     # The target holds the process and, for CRIU, its page images in tmpfs (half the RAM):
     # 3.5 GiB keeps a 1 GiB process and its images in memory with room to spare.
     mem_mb = 3584 if max(sizes) > 256 else 1536
-    lab = Lab(paths['KERNEL'], paths['INITRD'], logdir, mem_mb=mem_mb, link='datagram')
+    lab = Lab(paths['KERNEL'], paths['INITRD'], logdir, mem_mb=mem_mb, link='datagram', host_tsc=True)
     try:
         lab.start()
         check_nodes(lab)
