@@ -170,6 +170,11 @@ def main():
     if unknown:
         ap.error(f'unknown method(s) {unknown}; known: {list(bench_methods.METHODS)}')
     paths = prepare()
+    # The commit measured (the report may be written again later from the results).
+    commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=TOP, text=True,
+                            stdout=subprocess.PIPE).stdout.strip()
+    if subprocess.run(['git', 'status', '--porcelain'], cwd=TOP, text=True, stdout=subprocess.PIPE).stdout:
+        commit += ' (with uncommitted changes)'
     logdir = os.path.join(TOP, 'build/bench/logs')
     os.makedirs(os.path.dirname(args.results), exist_ok=True)
     started = time.time()
@@ -204,7 +209,8 @@ def main():
         lab.stop()
     splats += lab.splats()
     meta = {'kind': 'meta', 'seconds': time.time() - started, 'sizes': sizes, 'touched': touched,
-            'methods': methods, 'splats': splats}
+            'methods': methods, 'splats': splats, 'commit': commit,
+            'date': time.strftime('%Y-%m-%d %H:%M')}
     records.append(meta)
     with open(args.results, 'w') as f:
         json.dump(records, f, indent=1)

@@ -152,10 +152,12 @@ def plots(records, meta, outdir):
 def report(records, path):
     meta = next(r for r in records if r['kind'] == 'meta')
     cells = [r for r in records if r['kind'] == 'cell']
-    commit = sh('git rev-parse --short HEAD') + (' (with uncommitted changes)' if sh('git status --porcelain') else '')
+    commit = meta.get('commit') or (sh('git rev-parse --short HEAD') +
+                                    (' (with uncommitted changes)' if sh('git status --porcelain') else ''))
+    when = meta.get('date') or datetime.datetime.now().strftime('%Y-%m-%d %H:%M')
     plot_error = plots(records, meta, os.path.join(os.path.dirname(path), 'bench'))
     L = ['# migr benchmark', '',
-         f'Written by `make bench` on {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")} '
+         f'Written by `make bench` on {when} '
          f'({meta["seconds"] / 60:.1f} min). Commit {commit}. Host: {machine()}.', '',
          'Lab: two QEMU/TCG nodes (1 vCPU each, no KVM) on this host, linked by a QEMU datagram '
          'socket (one UDP datagram per Ethernet frame). Everything below ran in the same two VMs, '
