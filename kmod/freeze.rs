@@ -128,7 +128,7 @@ impl TaskRef {
     fn find(pid: i32) -> Option<Self> {
         // SAFETY: looks the pid up in the caller's pid namespace and takes a reference.
         let t = unsafe { glue::migr_get_task(pid) };
-        (!t.is_null()).then_some(TaskRef(t))
+        (!t.is_null()).then(|| TaskRef(t))
     }
 
     fn facts(&self) -> TaskFacts {

@@ -47,7 +47,7 @@ impl MmRef {
     pub(crate) fn of_task(t: *mut glue::Task) -> Option<Self> {
         // SAFETY: callers pass a task they hold a reference on.
         let mm = unsafe { glue::migr_task_mm(t) };
-        (!mm.is_null()).then_some(MmRef(mm))
+        (!mm.is_null()).then(|| MmRef(mm))
     }
 
     pub(crate) fn of_current() -> Option<Self> {

@@ -191,7 +191,7 @@ impl Request {
         // SAFETY: `info` is valid (see `new`) and `ty` is at most the op's maxattr, since
         // every caller passes an attribute of the op's own set.
         let a = unsafe { glue::migr_attr(self.info, c_int::from(ty)) };
-        (!a.is_null()).then_some(Attr(a))
+        (!a.is_null()).then(|| Attr(a))
     }
 
     pub(crate) fn u32(&self, ty: u16) -> Option<u32> {

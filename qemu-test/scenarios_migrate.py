@@ -364,6 +364,26 @@ def faults_at_every_step(lab):
     n2.ok(f'kill -9 {pid}')
 
 
+def process_gone_before_freeze(lab):
+    """The process exits and is reaped between the caller's ptrace proof and the freeze (the
+    race that oopsed migr.ko: put_task_struct on a null task): the module answers "no such
+    process", migctl refuses with one line, and no kernel complains (the runner checks)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    restart_daemon(n1, '--inject-fault source-process-gone-before-freeze')
+    for mode in ['eager', 'lazy']:
+        pid = start(n1, 'counter 100000 30', out='/tmp/c.out')
+        wait_for(n1, r'^3$', path='/tmp/c.out')
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode {mode}', timeout=120)
+        expect(rc == 11 and re.search(rf'pid {pid}: no such process', out)
+               and len(out.strip().splitlines()) == 1, f'{mode}: rc {rc}: {out!r}')
+        expect(wait_console(n1, 'fault injected at source-process-gone-before-freeze'), 'not logged')
+        expect(not alive(n1, pid) and not alive(n2, pid), f'pid {pid} still exists somewhere')
+    restart_daemon(n1)
+    pid = start(n1, 'counter 150 40', out='/tmp/c.out')
+    wait_for(n1, r'^5$', path='/tmp/c.out')
+    migrate(n1, pid, n2)  # the module still works
+
+
 def source_daemon_dies_mid_transfer(lab):
     """The source's own daemon is killed while 256 MiB are in flight: the module thaws the
     process (its hold descriptor closed), which finishes at home with the right checksum; the
@@ -413,5 +433,6 @@ def madvise_flags_survive(lab):
 ALL = [counter_moves, heap_and_stack, dynamic_tls_vdso, blocked_in_syscalls, vector_registers,
        big_heap, signal_state, private_file_mapping, back_and_forth, refusals,
        refusals_on_the_target, target_dies_mid_transfer, freeze_times_out,
-       user_migrates_own_process, faults_at_every_step, source_daemon_dies_mid_transfer,
+       user_migrates_own_process, faults_at_every_step, process_gone_before_freeze,
+       source_daemon_dies_mid_transfer,
        target_node_dies_mid_transfer, madvise_flags_survive]

@@ -107,6 +107,10 @@ pub fn migrate(
     })?;
     ch.set_timeout(PEER_TIMEOUT).map_err(|e| refused(e.to_string()))?;
 
+    if crate::fault::armed("source-process-gone-before-freeze") {
+        make_process_vanish(pid);
+    }
+
     // 2. Freeze.
     let mut module = ModuleClient::connect().map_err(|e| refused(e.to_string()))?;
     let reply = module.freeze(pid, timeout_ms, HOLD_TIMEOUT_MS).map_err(|e| refused(e.to_string()))?;
@@ -268,5 +272,16 @@ fn adjust_restart(image: &mut Image, elapsed: Duration) {
         .any(|(t, p)| *t == uapi::A_TASK_RESTART && p.as_slice() == uapi::RESTART_NANOSLEEP.to_ne_bytes());
     if let (true, Some(rem)) = (is_sleep, image.attr_u64(uapi::A_TASK_RESTART_REMAINING_NS)) {
         image.set_attr_u64(uapi::A_TASK_RESTART_REMAINING_NS, rem.saturating_sub(elapsed.as_nanos() as u64));
+    }
+}
+
+/// Fault injection: the process exits and is reaped before the freeze (the race between the
+/// caller's ptrace proof and the freeze), so the module sees a pid that no longer exists.
+fn make_process_vanish(pid: u32) {
+    log::warn!("fault injected at source-process-gone-before-freeze: killing pid {pid}");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
