@@ -4,17 +4,17 @@ use std::io::{IsTerminal, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
-use crate::error::{CtlError, Result};
+use crate::error::{CtlError, Refused, Result};
 use crate::local::{self, LocalEvent, LocalRequest, SOCKET_PATH};
 use crate::migrate::table;
+use crate::uapi::Refusal;
 
 fn connect() -> Result<UnixStream> {
-    UnixStream::connect(SOCKET_PATH)
-        .map_err(|e| CtlError::Other(format!("no migr daemon on this node ({SOCKET_PATH}: {e}); start `migctl serve`")))
+    UnixStream::connect(SOCKET_PATH).map_err(|source| CtlError::NoDaemon { path: SOCKET_PATH.into(), source })
 }
 
 fn io(e: std::io::Error) -> CtlError {
-    CtlError::Other(format!("local daemon: {e}"))
+    CtlError::LocalDaemon(e)
 }
 
 fn human(bytes: u64) -> String {
@@ -29,13 +29,14 @@ fn human(bytes: u64) -> String {
 
 pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
-    let refused = |why: String| CtlError::Refused(format!("pid {pid}: {why}"));
+    let refused = |reason: Refused| CtlError::Refused { pid, reason };
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => refused("no such process".into()),
-        std::io::ErrorKind::PermissionDenied => refused("you may not ptrace it, so you may not migrate it".into()),
+        // What the module would refuse, found first.
+        std::io::ErrorKind::NotFound => refused(Refused::Module(Refusal::NoSuchPid)),
+        std::io::ErrorKind::PermissionDenied => refused(Refused::NotPtraceable),
         // The process exists but has no memory to open.
-        _ if e.raw_os_error() == Some(libc::ESRCH) => refused("it is a kernel thread".into()),
-        _ => refused(e.to_string()),
+        _ if e.raw_os_error() == Some(libc::ESRCH) => refused(Refused::Module(Refusal::KernelThread)),
+        _ => refused(Refused::Other(e.to_string())),
     })?;
     let mut s = connect()?;
     local::send_fd(&s, mem.as_raw_fd()).map_err(io)?;
@@ -67,30 +68,25 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
                 );
                 return Ok(());
             }
-            LocalEvent::Failed { refused, reason } => {
+            LocalEvent::Failed(f) => {
                 if tty {
                     eprintln!();
                 }
-                let reason = format!("pid {pid}: {reason}");
-                return Err(if refused { CtlError::Refused(reason) } else { CtlError::Failed(reason) });
+                return Err(f.into_error(pid));
             }
-            LocalEvent::Table(_) => return Err(CtlError::Other("unexpected answer from the daemon".into())),
+            LocalEvent::Table(_) => return Err(CtlError::UnexpectedAnswer),
         }
     }
 }
 
 fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
     let mut s = connect()?;
-    local::send_fd(&s, -1)
-        .or_else(|_| {
-            use std::io::Write;
-            (&s).write_all(b"N")
-        })
-        .map_err(io)?;
+    // No descriptor to pass: a plain byte keeps the framing.
+    local::send_fd(&s, -1).or_else(|_| (&s).write_all(b"N")).map_err(io)?;
     local::send(&mut s, &req).map_err(io)?;
     match local::recv::<LocalEvent>(&mut s).map_err(io)? {
         LocalEvent::Table(t) => Ok(t),
-        _ => Err(CtlError::Other("unexpected answer from the daemon".into())),
+        _ => Err(CtlError::UnexpectedAnswer),
     }
 }
 
@@ -98,18 +94,15 @@ fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
 pub fn stats(id: Option<u64>, json: bool) -> Result<()> {
     let t = ask_table(LocalRequest::Stats { id })?;
     if t.is_empty() {
-        return Err(CtlError::Other(match id {
-            Some(i) => format!("no migration {i} on this node"),
-            None => "no migrations on this node".into(),
-        }));
+        return Err(id.map_or(CtlError::NoMigrations, CtlError::NoSuchMigration));
     }
     for r in &t {
         if json {
-            let mut v = serde_json::to_value(&r.stats).map_err(|e| CtlError::Other(e.to_string()))?;
-            v["id"] = r.id.into();
-            v["pid"] = r.pid.into();
-            v["direction"] = r.direction.clone().into();
-            v["state"] = r.state.clone().into();
+            let mut v = serde_json::to_value(&r.stats)?;
+            let rec = r.to_json();
+            for k in ["id", "pid", "direction", "state"] {
+                v[k] = rec[k].clone();
+            }
             println!("{v}");
         } else {
             println!("{} pid {} {} {}: {}", r.id, r.pid, r.direction, r.peer, r.stats.format());
@@ -118,24 +111,14 @@ pub fn stats(id: Option<u64>, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `migctl ps`: the migrations in and out of this node.
 pub fn ps(json: bool) -> Result<()> {
-    let mut s = connect()?;
-    local::send_fd(&s, -1).or_else(|_| {
-        // No descriptor to pass: a plain byte keeps the framing.
-        use std::io::Write;
-        (&s).write_all(b"N")
-    })
-    .map_err(io)?;
-    local::send(&mut s, &LocalRequest::Ps).map_err(io)?;
-    match local::recv::<LocalEvent>(&mut s).map_err(io)? {
-        LocalEvent::Table(t) => {
-            if json {
-                println!("{}", serde_json::to_string(&t).map_err(|e| CtlError::Other(e.to_string()))?);
-            } else {
-                print!("{}", table::format(&t));
-            }
-            Ok(())
-        }
-        _ => Err(CtlError::Other("unexpected answer from the daemon".into())),
+    let t = ask_table(LocalRequest::Ps)?;
+    if json {
+        let v: Vec<serde_json::Value> = t.iter().map(|r| r.to_json()).collect();
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        print!("{}", table::format(&t));
     }
+    Ok(())
 }

@@ -5,25 +5,29 @@ use log::{info, warn};
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
 
-use crate::error::{CtlError, Result};
+use crate::error::{CtlError, Failure, Refused, Result};
 use crate::local::{self, LocalEvent, LocalRequest};
-use crate::migrate::{source, table};
+use crate::migrate::source;
+use crate::migrate::table::{Direction, State};
+use crate::node::Node;
 
-pub fn start(key: [u8; 32], path: &std::path::Path) -> Result<()> {
+pub fn start(node: Arc<Node>) -> Result<()> {
+    let path = node.config.socket.clone();
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| CtlError::Other(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| CtlError::io(dir, e))?;
     }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(|e| CtlError::Other(format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).map_err(|e| CtlError::io(&path, e))?;
     // Anyone may ask; what they may migrate is decided per request (ptrace proof).
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
-        .map_err(|e| CtlError::Other(format!("{}: {e}", path.display())))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).map_err(|e| CtlError::io(&path, e))?;
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             match conn {
                 Ok(s) => {
-                    std::thread::spawn(move || handle(s, &key));
+                    let node = node.clone();
+                    std::thread::spawn(move || handle(s, &node));
                 }
                 Err(e) => warn!("local accept failed: {e}"),
             }
@@ -32,7 +36,7 @@ pub fn start(key: [u8; 32], path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn handle(mut s: UnixStream, key: &[u8; 32]) {
+fn handle(mut s: UnixStream, node: &Arc<Node>) {
     let proof = match local::recv_fd(&s) {
         Ok(fd) => fd,
         Err(e) => return warn!("local client: {e}"),
@@ -43,10 +47,10 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
     };
     match req {
         LocalRequest::Ps => {
-            let _ = local::send(&mut s, &LocalEvent::Table(table::all()));
+            let _ = local::send(&mut s, &LocalEvent::Table(node.table.all()));
         }
         LocalRequest::Stats { id } => {
-            let t = table::all().into_iter().filter(|r| id.map_or(true, |i| r.id == i)).collect();
+            let t = node.table.all().into_iter().filter(|r| id.map_or(true, |i| r.id == i)).collect();
             let _ = local::send(&mut s, &LocalEvent::Table(t));
         }
         LocalRequest::Migrate { pid, to, timeout_ms, mode } => {
@@ -56,15 +60,12 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
                 Some(fd) if local::is_proc_mem_of(&fd, pid) => File::from(fd),
                 _ => {
                     warn!("migrate {pid} asked by {who}: refused, no ptrace proof");
-                    let _ = local::send(
-                        &mut s,
-                        &LocalEvent::Failed { refused: true, reason: "the caller may not ptrace it".into() },
-                    );
+                    let _ = local::send(&mut s, &LocalEvent::Failed(Failure::Refused(Refused::NoProof)));
                     return;
                 }
             };
             info!("migrate pid {pid} to {to}, asked by {who}");
-            let record = table::add(pid, "out", &to);
+            let record = node.table.add(pid, Direction::Out, &to);
             let mut client = s.try_clone().ok();
             let mut events = |ev: LocalEvent| {
                 // A caller that went away does not stop the migration.
@@ -76,17 +77,19 @@ fn handle(mut s: UnixStream, key: &[u8; 32]) {
             };
             // Done goes out from inside (when the task runs there); a lazy migration goes on
             // serving pages after that.
-            match source::migrate(pid, &to, mode, timeout_ms, mem, key, record, &mut events) {
+            let req = source::Migration { pid, to: to.clone(), mode, timeout_ms, record };
+            match source::migrate(node, req, mem, &mut events) {
                 Ok(o) => info!(
                     "pid {pid} migrated to {to} (pid {}): {} bytes, frozen {} ms",
                     o.remote_pid, o.bytes, o.frozen_ms
                 ),
                 Err(f) => {
-                    warn!("migrate pid {pid} to {to}: {}{}", if f.refused { "refused: " } else { "failed: " }, f.reason);
-                    if !table::get(record).is_some_and(|r| r.state.starts_with("lazy phase")) {
-                        table::set_state(record, format!("{}: {}", if f.refused { "refused" } else { "failed" }, f.reason));
+                    warn!("migrate pid {pid} to {to}: {f}");
+                    // A broken lazy phase keeps its own state.
+                    if !node.table.get(record).is_some_and(|r| matches!(r.state, State::LazyBroken(_))) {
+                        node.set_state(record, State::from(&f));
                     }
-                    events(LocalEvent::Failed { refused: f.refused, reason: f.reason });
+                    events(LocalEvent::Failed(f));
                 }
             }
         }

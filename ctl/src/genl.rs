@@ -12,7 +12,7 @@ use neli::{
     types::{Buffer, GenlBuffer},
 };
 
-use crate::error::{CtlError, Result};
+use crate::error::{CtlError, ModuleError, Result};
 use crate::info::ModuleInfo;
 use crate::uapi_gen as uapi;
 
@@ -21,11 +21,12 @@ pub struct ModuleClient {
     family: u16,
 }
 
-/// Map a netlink error number from the kernel to what the user should read.
+/// Map a netlink error number from the kernel to what the user should read; the number is
+/// kept (callers match on it, e.g. ESRCH: the task is gone).
 fn errno_error(errno: i32) -> CtlError {
-    match errno.abs() {
-        libc_eperm if libc_eperm == nix::libc::EPERM => CtlError::PermissionDenied,
-        e => CtlError::Module(nix::errno::Errno::from_raw(e).desc().to_string()),
+    match nix::errno::Errno::from_raw(errno.abs()) {
+        nix::errno::Errno::EPERM => CtlError::PermissionDenied,
+        e => CtlError::Module(ModuleError::Errno(e)),
     }
 }
 
@@ -36,14 +37,14 @@ where
 {
     match e {
         NlError::Nlmsgerr(m) => errno_error(m.error),
-        other => CtlError::Module(other.to_string()),
+        other => CtlError::Module(ModuleError::Receive(other.to_string().into())),
     }
 }
 
 impl ModuleClient {
     pub fn connect() -> Result<Self> {
         let mut sock = NlSocketHandle::connect(NlFamily::Generic, None, &[])
-            .map_err(|e| CtlError::Module(format!("cannot open a generic netlink socket: {e}")))?;
+            .map_err(|e| ModuleError::Socket(e.into()))?;
         // neli opens its socket without SOCK_CLOEXEC: a restored task must not inherit it.
         {
             use std::os::fd::AsRawFd;
@@ -52,7 +53,7 @@ impl ModuleClient {
         }
         let family = sock.resolve_genl_family(uapi::FAMILY_NAME).map_err(|e| {
             if std::path::Path::new("/sys/module/migr").exists() {
-                CtlError::Module(format!("cannot resolve the migr family: {e}"))
+                CtlError::Module(ModuleError::Resolve(e.to_string().into()))
             } else {
                 CtlError::ModuleNotLoaded
             }
@@ -66,7 +67,7 @@ impl ModuleClient {
         let mut buf = GenlBuffer::<u16, Buffer>::new();
         for (ty, nested, payload) in attrs {
             let a = Nlattr::new(*nested, false, *ty, Buffer::from(payload.as_slice()))
-                .map_err(|e| CtlError::Module(format!("cannot build attribute {ty}: {e}")))?;
+                .map_err(|e| ModuleError::Attribute { ty: *ty, source: e.to_string().into() })?;
             buf.push(a);
         }
         // Commands without a reply message are acknowledged instead (an empty result).
@@ -95,7 +96,7 @@ impl ModuleClient {
         );
         self.sock
             .send(msg)
-            .map_err(|e| CtlError::Module(format!("cannot send to the module: {e}")))?;
+            .map_err(|e| ModuleError::Send(e.to_string().into()))?;
         let reply: Option<Nlmsghdr<u16, Genlmsghdr<u8, u16>>> =
             self.sock.recv().map_err(nl_error)?;
         match reply {
@@ -108,9 +109,9 @@ impl ModuleClient {
                     .map(|a| (a.nla_type.nla_type, a.nla_payload.as_ref().to_vec()))
                     .collect()),
                 NlPayload::Err(e) => Err(errno_error(e.error)),
-                _ => Err(CtlError::Module("empty reply".into())),
+                _ => Err(ModuleError::EmptyReply.into()),
             },
-            None => Err(CtlError::Module("no reply from the module".into())),
+            None => Err(ModuleError::NoReply.into()),
         }
     }
 
@@ -150,7 +151,8 @@ impl ModuleClient {
             reply
                 .iter()
                 .find(|(t, _)| *t == ty)
-                .ok_or_else(|| CtlError::Module("restore reply lacks a descriptor".into()))
+                .ok_or(ModuleError::Missing("restore reply lacks a descriptor"))
+                .map_err(CtlError::from)
                 .and_then(|(_, p)| read_u32(p))
         };
         Ok((get(uapi::A_TASK_FD)? as i32, get(uapi::A_TASK_STUB_FD)? as i32))
@@ -239,7 +241,7 @@ impl ModuleClient {
             }
         }
         if info.protocol_version == 0 {
-            return Err(CtlError::Module("reply lacks the protocol version".into()));
+            return Err(ModuleError::Missing("reply lacks the protocol version").into());
         }
         Ok(info)
     }
@@ -248,13 +250,13 @@ impl ModuleClient {
 pub(crate) fn read_u32(b: &[u8]) -> Result<u32> {
     b.try_into()
         .map(u32::from_ne_bytes)
-        .map_err(|_| CtlError::Module(format!("attribute of {} bytes where 4 were expected", b.len())))
+        .map_err(|_| ModuleError::AttributeLength { len: b.len(), want: 4 }.into())
 }
 
 pub(crate) fn read_u64(b: &[u8]) -> Result<u64> {
     b.try_into()
         .map(u64::from_ne_bytes)
-        .map_err(|_| CtlError::Module(format!("attribute of {} bytes where 8 were expected", b.len())))
+        .map_err(|_| ModuleError::AttributeLength { len: b.len(), want: 8 }.into())
 }
 
 #[cfg(test)]
@@ -272,6 +274,7 @@ mod tests {
     #[test]
     fn eperm_means_permission_denied() {
         assert!(matches!(errno_error(-nix::libc::EPERM), CtlError::PermissionDenied));
-        assert!(matches!(errno_error(-nix::libc::EINVAL), CtlError::Module(_)));
+        assert!(matches!(errno_error(-nix::libc::EINVAL), CtlError::Module(ModuleError::Errno(nix::errno::Errno::EINVAL))));
+        assert_eq!(errno_error(-nix::libc::ESRCH).to_string(), "module error: No such process");
     }
 }

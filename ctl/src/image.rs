@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CtlError, Result};
+use crate::error::{ModuleError, Result};
 use crate::genl::{read_u32, read_u64};
+use crate::uapi::Refusal;
 use crate::uapi_gen as uapi;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -58,8 +59,8 @@ pub const REG_GS_BASE: usize = 22;
 /// Index of `vdso` in the `mm` attribute.
 pub const MM_VDSO: usize = 11;
 
-fn bad(what: &str) -> CtlError {
-    CtlError::Module(format!("image: bad or missing {what}"))
+fn bad(what: &'static str) -> crate::error::CtlError {
+    ModuleError::BadImage(what).into()
 }
 
 /// Walk netlink attributes in `b` (a nest's payload): (type without flags, payload).
@@ -166,27 +167,8 @@ impl Image {
 
 /// What a freeze reply says: a refusal, or a session with its image.
 pub enum Frozen {
-    Refused(String),
+    Refused(Refusal),
     Session { session: u32, hold_fd: i32, image: Image },
-}
-
-/// The user-facing reason of a refusal.
-pub fn refusal_text(code: u32, addr: u64) -> String {
-    match code {
-        uapi::REFUSAL_NO_SUCH_PID => "no such process".into(),
-        uapi::REFUSAL_KERNEL_THREAD => "it is a kernel thread".into(),
-        uapi::REFUSAL_INIT => "it is pid 1 (init) of its namespace".into(),
-        uapi::REFUSAL_MULTI_THREADED => "it is multi-threaded (threads are not supported yet)".into(),
-        uapi::REFUSAL_PTRACED => "it is being traced (ptrace)".into(),
-        uapi::REFUSAL_EXITING => "it is exiting".into(),
-        uapi::REFUSAL_SHARED_MEMORY => format!("it has shared memory (MAP_SHARED or SysV shm) at {addr:#x}"),
-        uapi::REFUSAL_DEVICE_MAPPING => format!("it has a device mapping at {addr:#x}"),
-        uapi::REFUSAL_TOO_MANY_VMAS => format!("it has more than {} mappings", uapi::MAX_VMAS),
-        uapi::REFUSAL_ALREADY_FROZEN => "it is already being migrated".into(),
-        uapi::REFUSAL_FREEZE_TIMEOUT => "it did not stop in time (stopped, or in uninterruptible sleep)".into(),
-        uapi::REFUSAL_SELF => "a process cannot migrate its own controller".into(),
-        other => format!("refusal {other}"),
-    }
 }
 
 impl Frozen {
@@ -194,7 +176,9 @@ impl Frozen {
         let get = |ty| attrs.iter().find(|(t, _)| *t == ty).map(|(_, p)| p.clone());
         if let Some(r) = get(uapi::A_TASK_REFUSAL) {
             let addr = get(uapi::A_TASK_REFUSAL_ADDR).and_then(|p| read_u64(&p).ok()).unwrap_or(0);
-            return Ok(Frozen::Refused(refusal_text(read_u32(&r)?, addr)));
+            if let Some(refusal) = Refusal::from_raw(read_u32(&r)?, addr) {
+                return Ok(Frozen::Refused(refusal));
+            }
         }
         let session = read_u32(&get(uapi::A_TASK_SESSION).ok_or_else(|| bad("session"))?)?;
         let hold_fd = read_u32(&get(uapi::A_TASK_FD).ok_or_else(|| bad("hold descriptor"))?)? as i32;
@@ -228,10 +212,13 @@ mod tests {
     }
 
     #[test]
-    fn refusals_name_their_reason() {
-        assert!(refusal_text(uapi::REFUSAL_MULTI_THREADED, 0).contains("multi-threaded"));
-        assert!(refusal_text(uapi::REFUSAL_SHARED_MEMORY, 0x7000).contains("0x7000"));
+    fn refusals_come_out_of_the_reply_typed() {
         let r = Frozen::from_reply(vec![(uapi::A_TASK_REFUSAL, uapi::REFUSAL_PTRACED.to_ne_bytes().to_vec())]);
-        assert!(matches!(r, Ok(Frozen::Refused(s)) if s.contains("traced")));
+        assert!(matches!(r, Ok(Frozen::Refused(Refusal::Ptraced))));
+        let r = Frozen::from_reply(vec![
+            (uapi::A_TASK_REFUSAL, uapi::REFUSAL_SHARED_MEMORY.to_ne_bytes().to_vec()),
+            (uapi::A_TASK_REFUSAL_ADDR, 0x7000u64.to_ne_bytes().to_vec()),
+        ]);
+        assert!(matches!(r, Ok(Frozen::Refused(Refusal::SharedMemory { addr: 0x7000 }))));
     }
 }

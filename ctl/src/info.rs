@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 
-use crate::error::{CtlError, Result};
+use crate::error::{CtlError, Refused, Result};
+use crate::uapi::Feature;
 use crate::uapi_gen as uapi;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -11,10 +12,6 @@ pub struct ModuleInfo {
     pub protocol_version: u32,
     pub features: u64,
 }
-
-/// Names of the feature bits, in bit order, as the spec names them.
-const FEATURE_NAMES: &[(u64, &str)] =
-    &[(uapi::FEATURE_INFO, "info"), (uapi::FEATURE_STOP_AND_COPY, "stop-and-copy")];
 
 impl ModuleInfo {
     /// Refuse a module that speaks another protocol: every later command depends on it.
@@ -28,13 +25,22 @@ impl ModuleInfo {
         Ok(())
     }
 
+    pub fn has(&self, f: Feature) -> bool {
+        self.features & f.bit() != 0
+    }
+
+    /// Refuse (on `node`) what needs a feature this module lacks.
+    pub fn require(&self, f: Feature, node: &str) -> std::result::Result<(), Refused> {
+        if self.has(f) {
+            return Ok(());
+        }
+        Err(Refused::MissingFeature { node: node.into(), feature: f })
+    }
+
     pub fn feature_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = FEATURE_NAMES
-            .iter()
-            .filter(|(bit, _)| self.features & bit != 0)
-            .map(|(_, n)| n.to_string())
-            .collect();
-        let known: u64 = FEATURE_NAMES.iter().map(|(b, _)| b).fold(0, |a, b| a | b);
+        let mut names: Vec<String> =
+            Feature::ALL.iter().filter(|f| self.has(**f)).map(|f| f.name().to_string()).collect();
+        let known: u64 = Feature::ALL.iter().fold(0, |a, f| a | f.bit());
         let unknown = self.features & !known;
         if unknown != 0 {
             names.push(format!("unknown({unknown:#x})"));
@@ -86,6 +92,18 @@ mod tests {
     #[test]
     fn unknown_feature_bits_are_shown() {
         assert_eq!(info(1, uapi::FEATURE_INFO | 0x100).feature_names(), vec!["info", "unknown(0x100)"]);
+    }
+
+    #[test]
+    fn a_missing_feature_is_refused_by_name() {
+        let i = info(uapi::PROTOCOL_VERSION, uapi::FEATURE_INFO | uapi::FEATURE_STOP_AND_COPY);
+        assert!(i.require(Feature::StopAndCopy, "node1").is_ok());
+        let r = i.require(Feature::Lazy, "node1").unwrap_err();
+        assert_eq!(r, Refused::MissingFeature { node: "node1".into(), feature: Feature::Lazy });
+        assert_eq!(r.to_string(), "the migr module on node1 lacks the lazy feature");
+        let all = info(uapi::PROTOCOL_VERSION, uapi::FEATURE_INFO | uapi::FEATURE_STOP_AND_COPY | uapi::FEATURE_LAZY);
+        assert!(all.require(Feature::Lazy, "node1").is_ok());
+        assert_eq!(all.feature_names(), vec!["info", "stop-and-copy", "lazy"]);
     }
 
     #[test]

@@ -36,9 +36,9 @@ pub struct Outcome {
 pub enum LocalEvent {
     Progress { sent: u64, total: u64 },
     Done(Outcome),
-    /// `refused`: nothing was attempted (the process was never frozen, or was thawed
-    /// before any state left); else the migration failed and the process was thawed.
-    Failed { refused: bool, reason: String },
+    /// Refused: nothing was attempted (the process was never frozen, or was thawed before
+    /// any state left); failed: the migration failed and the process was thawed.
+    Failed(crate::error::Failure),
     Table(Vec<Record>),
 }
 

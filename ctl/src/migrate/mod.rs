@@ -1,10 +1,9 @@
-//! Migration: the source side (`source`), the target side (`target`), and the resources
-//! each moves, one file per kind: mapped files (`files`), page contents (`pages`), identity,
-//! limits and descriptors (`procinfo`); `table` records migrations for `migctl ps`.
+//! Migration: the source side (`source`), the target side (`target`), and what each moves
+//! besides open descriptors (`crate::fd`): mapped files (`files`), page contents (`pages`),
+//! identity and limits (`procinfo`); `table` records migrations for `migctl ps`. The services
+//! of lazy mode run on the migration's session (`crate::session`).
 
 pub mod files;
-pub mod lazy_source;
-pub mod lazy_target;
 pub mod pages;
 pub mod procinfo;
 pub mod source;

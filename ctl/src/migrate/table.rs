@@ -1,4 +1,4 @@
-//! The daemon's record of migrations in and out, for `migctl ps`.
+//! The daemon's record of migrations in and out, for `migctl ps` and `migctl stats`.
 
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
@@ -62,62 +62,155 @@ impl Stats {
     }
 }
 
+/// Which way a migration goes, seen from this node.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Direction {
+    /// Leaving this node.
+    Out,
+    /// Arriving.
+    In,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // pad: `ps` aligns this column.
+        f.pad(match self {
+            Direction::Out => "out",
+            Direction::In => "in",
+        })
+    }
+}
+
+/// Where a migration stands (the STATE column of `migctl ps`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum State {
+    Starting,
+    /// Source: the original is parked.
+    Frozen,
+    /// Source: eager pages on their way.
+    Transferring,
+    /// Source: the task runs on the target (eager: done; lazy: before release).
+    Migrated { to: String, pid: u32 },
+    /// Source, lazy: the original stays parked and serves pages.
+    ServingPages { to: String, pid: u32 },
+    /// Source, lazy: every page is on the target; the original was released.
+    Released { to: String, pid: u32, after_ms: u64 },
+    /// Source, lazy: the link broke after the task ran there.
+    LazyBroken(String),
+    Refused(String),
+    Failed(String),
+    /// Target: the restored task runs here.
+    Running,
+    /// Target: how the restored task ended.
+    Exited(i32),
+    KilledBy(String),
+    Ended(String),
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Starting => write!(f, "starting"),
+            State::Frozen => write!(f, "frozen"),
+            State::Transferring => write!(f, "transferring"),
+            State::Migrated { to, pid } => write!(f, "migrated to {to} (pid {pid})"),
+            State::ServingPages { to, pid } => write!(f, "serving pages to {to} (pid {pid})"),
+            State::Released { to, pid, after_ms } => write!(f, "migrated to {to} (pid {pid}), released after {after_ms} ms"),
+            State::LazyBroken(e) => write!(f, "lazy phase broken: {e}"),
+            State::Refused(e) => write!(f, "refused: {e}"),
+            State::Failed(e) => write!(f, "failed: {e}"),
+            State::Running => write!(f, "running"),
+            State::Exited(c) => write!(f, "exited {c}"),
+            State::KilledBy(s) => write!(f, "killed by {s}"),
+            State::Ended(how) => write!(f, "ended ({how})"),
+        }
+    }
+}
+
+impl From<&crate::error::Failure> for State {
+    fn from(f: &crate::error::Failure) -> Self {
+        match f {
+            crate::error::Failure::Refused(r) => State::Refused(r.to_string()),
+            crate::error::Failure::Failed(e) => State::Failed(e.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub id: u64,
     pub pid: u32,
-    /// "out" (leaving this node) or "in" (arriving).
-    pub direction: String,
+    pub direction: Direction,
     pub peer: String,
     pub comm: String,
-    pub state: String,
+    pub state: State,
     pub bytes: u64,
     pub started: u64,
     #[serde(default)]
     pub stats: Stats,
 }
 
-static TABLE: Mutex<Vec<Record>> = Mutex::new(Vec::new());
-
-fn lock() -> std::sync::MutexGuard<'static, Vec<Record>> {
-    TABLE.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-pub fn add(pid: u32, direction: &str, peer: &str) -> u64 {
-    let mut t = lock();
-    let id = t.last().map(|r| r.id + 1).unwrap_or(1);
-    let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    t.push(Record {
-        id,
-        pid,
-        direction: direction.into(),
-        peer: peer.into(),
-        comm: String::new(),
-        state: "starting".into(),
-        bytes: 0,
-        started,
-        stats: Stats::default(),
-    });
-    id
-}
-
-pub fn update(id: u64, f: impl FnOnce(&mut Record)) {
-    if let Some(r) = lock().iter_mut().find(|r| r.id == id) {
-        f(r);
+impl Record {
+    /// As `ps --json` and `stats --json` show it: direction and state as text.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "pid": self.pid,
+            "direction": self.direction.to_string(),
+            "peer": self.peer,
+            "comm": self.comm,
+            "state": self.state.to_string(),
+            "bytes": self.bytes,
+            "started": self.started,
+            "stats": self.stats,
+        })
     }
 }
 
-pub fn set_state(id: u64, state: impl Into<String>) {
-    let s = state.into();
-    update(id, |r| r.state = s);
-}
+/// The migrations of one node daemon (held in its [`crate::node::Node`]).
+#[derive(Debug, Default)]
+pub struct Table(Mutex<Vec<Record>>);
 
-pub fn get(id: u64) -> Option<Record> {
-    lock().iter().find(|r| r.id == id).cloned()
-}
+impl Table {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Record>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-pub fn all() -> Vec<Record> {
-    lock().clone()
+    pub fn add(&self, pid: u32, direction: Direction, peer: &str) -> u64 {
+        let mut t = self.lock();
+        let id = t.last().map(|r| r.id + 1).unwrap_or(1);
+        let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        t.push(Record {
+            id,
+            pid,
+            direction,
+            peer: peer.into(),
+            comm: String::new(),
+            state: State::Starting,
+            bytes: 0,
+            started,
+            stats: Stats::default(),
+        });
+        id
+    }
+
+    pub fn update(&self, id: u64, f: impl FnOnce(&mut Record)) {
+        if let Some(r) = self.lock().iter_mut().find(|r| r.id == id) {
+            f(r);
+        }
+    }
+
+    pub fn set_state(&self, id: u64, state: State) {
+        self.update(id, |r| r.state = state);
+    }
+
+    pub fn get(&self, id: u64) -> Option<Record> {
+        self.lock().iter().find(|r| r.id == id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Record> {
+        self.lock().clone()
+    }
 }
 
 pub fn format(records: &[Record]) -> String {
@@ -147,13 +240,35 @@ mod tests {
 
     #[test]
     fn records_are_numbered_and_updated() {
-        let a = add(10, "out", "node2");
-        let b = add(11, "in", "node1");
+        let t = Table::default();
+        let a = t.add(10, Direction::Out, "node2");
+        let b = t.add(11, Direction::In, "node1");
         assert!(b > a);
-        set_state(a, "frozen");
-        update(b, |r| r.stats.pages_pushed = 7);
-        assert_eq!(get(a).unwrap().state, "frozen");
-        assert_eq!(get(b).unwrap().stats.pages_pushed, 7);
-        assert!(format(&all()).contains("frozen"));
+        t.set_state(a, State::Frozen);
+        t.update(b, |r| r.stats.pages_pushed = 7);
+        assert_eq!(t.get(a).unwrap().state, State::Frozen);
+        assert_eq!(t.get(b).unwrap().stats.pages_pushed, 7);
+        let text = format(&t.all());
+        assert!(text.contains("frozen") && text.contains(" out  ") && text.contains(" in   "));
+    }
+
+    #[test]
+    fn states_print_as_before() {
+        let to = || "node2".to_string();
+        assert_eq!(State::Migrated { to: to(), pid: 5 }.to_string(), "migrated to node2 (pid 5)");
+        assert_eq!(State::ServingPages { to: to(), pid: 5 }.to_string(), "serving pages to node2 (pid 5)");
+        assert_eq!(
+            State::Released { to: to(), pid: 5, after_ms: 12 }.to_string(),
+            "migrated to node2 (pid 5), released after 12 ms"
+        );
+        assert_eq!(State::KilledBy("SIGBUS".into()).to_string(), "killed by SIGBUS");
+        assert_eq!(State::Exited(0).to_string(), "exited 0");
+        let f = crate::error::Failure::from(crate::uapi::Refusal::Ptraced);
+        assert_eq!(State::from(&f).to_string(), "refused: it is being traced (ptrace)");
+        let t = Table::default();
+        let id = t.add(3, Direction::In, "node1");
+        t.set_state(id, State::Running);
+        let v = t.get(id).unwrap().to_json();
+        assert_eq!((v["state"].as_str(), v["direction"].as_str()), (Some("running"), Some("in")));
     }
 }

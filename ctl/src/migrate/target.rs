@@ -6,17 +6,22 @@
 //! the pid is taken here, the migration is refused; there is no renumbering.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{files, lazy_target, pages, procinfo, table};
+use super::table::{Direction, State};
+use super::{files, pages, procinfo};
+use crate::fault::FaultPoint;
 use crate::genl::ModuleClient;
 use crate::image::Image;
+use crate::node::Node;
 use crate::peer::channel::Channel;
 use crate::peer::proto::{Mode, Request, Response, RestoreOffer};
+use crate::session::fault_channel::{self, FaultChannel};
+use crate::session::Session;
+use crate::uapi_gen as uapi;
 
 pub fn mode_name(m: Mode) -> &'static str {
     match m {
@@ -27,9 +32,7 @@ pub fn mode_name(m: Mode) -> &'static str {
         Mode::Lazy { push: false, prefetch: false } => "lazy, no push, no prefetch",
     }
 }
-use crate::uapi_gen as uapi;
 
-pub const DEFAULT_STUB: &str = "/usr/lib/migr/migr-stub";
 /// How long the stub may take to rebuild the layout.
 const LAYOUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The stub finds its session descriptor here (above any descriptor the image uses).
@@ -37,72 +40,79 @@ const STUB_FD: RawFd = 1023;
 /// Descriptors prepared for the stub are parked from here up, out of the way of dup2.
 const PARK_FD: RawFd = 512;
 
-fn stub_path() -> String {
-    std::env::var("MIGR_STUB").unwrap_or_else(|_| DEFAULT_STUB.into())
-}
-
-/// Serve one Restore on this connection; the task runs here afterwards or nothing remains.
-/// After a failure the connection is of no further use (the source may still be streaming
-/// pages): false tells the caller to close it.
-pub fn restore(ch: &mut Channel, offer: RestoreOffer, peer: &str, key: &[u8; 32]) -> bool {
+/// Serve one Restore that came on `ch`; the task runs here afterwards or nothing remains.
+/// The migration's session takes the connection and closes it when done (after a failure
+/// the source may still be streaming pages; after success it has nothing more to say, or
+/// only the push of lazy mode, received here).
+pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &str) {
     let pid = offer.pid;
-    let record = table::add(pid, "in", &offer.source_node);
+    let record = node.table.add(pid, Direction::In, &offer.source_node);
     let mode = offer.mode;
     let (token, fault_port) = (offer.token, offer.fault_port);
-    table::update(record, |r| r.stats.mode = mode_name(mode).into());
-    match run(ch, offer, record) {
-        Ok(child) => {
-            table::set_state(record, "running");
-            log::info!("pid {pid} from {peer}: running");
-            let ended = Arc::new(AtomicBool::new(false));
-            let lazy = if let Mode::Lazy { push, .. } = mode {
-                let source = SocketAddr::new(ch.peer_ip(), fault_port);
-                lazy_target::start_fault_channel(child, source, *key, token, record, ended.clone());
-                Some(push)
-            } else {
-                None
-            };
-            let ended2 = ended.clone();
-            // The restored task is our child: record how it ends.
-            std::thread::spawn(move || {
-                let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
-                let how = match st {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => format!("exited {c}"),
-                    Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
-                    other => format!("ended ({other:?})"),
-                };
-                log::info!("pid {child}: {how}");
-                ended2.store(true, Ordering::Release);
-                table::set_state(record, how);
-            });
-            match lazy {
-                None => true,
-                Some(true) => {
-                    if let Err(e) = lazy_target::receive_push(ch, child, record, Instant::now()) {
-                        log::warn!("pid {child}: {e}");
-                    }
-                    false
-                }
-                Some(false) => false,
-            }
+    node.update(record, |r| r.stats.mode = mode_name(mode).into());
+    let fail = |ch: &mut Channel, (resp, why): Fail| {
+        log::warn!("restore of pid {pid} from {peer}: {why}");
+        node.set_state(record, State::Failed(why.clone()));
+        let _ = ch.send(&resp(why));
+    };
+    // The module, able to do this mode, before anything else.
+    let module = match module_for(mode) {
+        Ok(m) => m,
+        Err(f) => return fail(&mut ch, f),
+    };
+    let mut session = Session::new(node.clone(), record, pid, ch, module);
+    let child = match run(&mut session, offer) {
+        Ok(child) => child,
+        Err(f) => return fail(&mut session.peer, f),
+    };
+    node.set_state(record, State::Running);
+    log::info!("pid {pid} from {peer}: running");
+    if let Mode::Lazy { .. } = mode {
+        let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
+        session.start(FaultChannel::start(node, child, source, token, record));
+    }
+    // The restored task is our child: record how it ends. The session's services (the fault
+    // channel) live as long as the task, not as long as this connection.
+    let services = session.detach_services();
+    let node2 = node.clone();
+    std::thread::spawn(move || {
+        let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
+        let how = match st {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => State::Exited(c),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => State::KilledBy(s.to_string()),
+            other => State::Ended(format!("{other:?}")),
+        };
+        log::info!("pid {child}: {how}");
+        for s in services {
+            s.stop();
         }
-        Err((resp, why)) => {
-            log::warn!("restore of pid {pid} from {peer}: {why}");
-            table::set_state(record, format!("failed: {why}"));
-            let _ = ch.send(&resp(why));
-            false
+        node2.set_state(record, how);
+    });
+    if let Mode::Lazy { push: true, .. } = mode {
+        if let Err(e) = fault_channel::receive_push(&mut session, Instant::now()) {
+            log::warn!("pid {child}: {e}");
         }
     }
 }
 
-type Fail = (fn(String) -> Response, String);
-
-fn refuse(why: impl Into<String>) -> Fail {
-    (Response::Refused, why.into())
+/// The module of this node, able to restore in `mode`.
+fn module_for(mode: Mode) -> Result<ModuleClient, Fail> {
+    super::source::module_for(mode).map_err(|r| match r {
+        crate::error::Refused::MissingFeature { feature, .. } => {
+            refuse(format!("the migr module on {} lacks the {feature} feature", crate::node::hostname()))
+        }
+        other => refuse(format!("module: {other}")),
+    })
 }
 
-fn error(why: impl Into<String>) -> Fail {
-    (Response::Error, why.into())
+type Fail = (fn(String) -> Response, String);
+
+fn refuse(why: impl std::fmt::Display) -> Fail {
+    (Response::Refused, why.to_string())
+}
+
+fn error(why: impl std::fmt::Display) -> Fail {
+    (Response::Error, why.to_string())
 }
 
 /// A stub that is killed and reaped unless disarmed.
@@ -121,10 +131,11 @@ impl Drop for Stub {
     }
 }
 
-fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> {
-    let pid = offer.pid;
+fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
+    let (pid, record) = (offer.pid, session.record);
+    let node = session.node.clone();
     let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
-    table::update(record, |r| r.comm = image.comm.clone());
+    node.update(record, |r| r.comm = image.comm.clone());
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok() {
         return Err(refuse(format!("pid {pid} is in use on this node")));
     }
@@ -133,13 +144,13 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
             return Err(refuse(why));
         }
     }
-    let stub = stub_path();
+    let stub = node.config.stub.clone();
     if !std::path::Path::new(&stub).exists() {
         return Err(refuse(format!("restore stub {stub} is missing")));
     }
     let mut fds = Vec::new();
     for spec in &offer.fds {
-        let (num, f) = procinfo::reopen(spec, pid).map_err(refuse)?;
+        let (num, f) = crate::fd::restore(spec, pid).map_err(|e| refuse(e.to_string()))?;
         if num >= PARK_FD {
             return Err(refuse(format!("descriptor {num} is too high to restore")));
         }
@@ -150,13 +161,11 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
     attrs.retain(|(t, _)| *t != uapi::A_TASK_MODE);
     let mode = if matches!(offer.mode, Mode::Lazy { .. }) { uapi::MODE_LAZY } else { uapi::MODE_EAGER };
     attrs.push((uapi::A_TASK_MODE, mode.to_ne_bytes().to_vec()));
-    let (ctl, stub_fd) = ModuleClient::connect()
-        .and_then(|mut m| m.restore(&attrs))
-        .map_err(|e| refuse(format!("module: {e}")))?;
+    let (ctl, stub_fd) = session.module.restore(&attrs).map_err(|e| refuse(format!("module: {e}")))?;
     // SAFETY: the module just installed both descriptors in this process for us.
     let (ctl, stub_fd) = unsafe { (OwnedFd::from_raw_fd(ctl), OwnedFd::from_raw_fd(stub_fd)) };
 
-    crate::fault::check("target-before-stub").map_err(error)?;
+    node.faults.check(FaultPoint::TargetBeforeStub).map_err(error)?;
     let id = &offer.identity;
     let groups = if id.groups.is_empty() {
         "-".to_string()
@@ -186,12 +195,13 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
     procinfo::apply_rlimits(child, &id.rlimits);
 
     wait_layout(&ctl, child)?;
-    crate::fault::check("target-after-layout").map_err(error)?;
+    node.faults.check(FaultPoint::TargetAfterLayout).map_err(error)?;
     let mem = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(format!("/proc/{child}/mem"))
         .map_err(|e| error(format!("opening the stub's memory: {e}")))?;
+    let ch = &mut session.peer;
     ch.send(&Response::Ready).map_err(|e| error(format!("link lost: {e}")))?;
 
     let mut bytes = 0u64;
@@ -200,20 +210,21 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
             Ok(Request::Pages(batch)) => {
                 let n = pages::write_batch(&mem, &batch).map_err(error)?;
                 bytes += n;
-                table::update(record, |r| r.stats.pages_eager += n / 4096);
-                crate::fault::check("target-mid-pages").map_err(error)?;
-                table::update(record, |r| r.bytes = bytes);
+                node.update(record, |r| r.stats.pages_eager += n / 4096);
+                node.faults.check(FaultPoint::TargetMidPages).map_err(error)?;
+                node.update(record, |r| r.bytes = bytes);
             }
             Ok(Request::PagerPages(batch)) => {
                 let n = batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
-                ModuleClient::connect()
-                    .and_then(|mut m| m.page_batch(child, &batch, uapi::PAGE_KIND_EAGER))
+                session
+                    .module
+                    .page_batch(child, &batch, uapi::PAGE_KIND_EAGER)
                     .map_err(|e| error(format!("delivering pages to the pager: {e}")))?;
                 bytes += n;
-                table::update(record, |r| r.stats.pages_eager += n / 4096);
+                node.update(record, |r| r.stats.pages_eager += n / 4096);
             }
             Ok(Request::Go) => {
-                crate::fault::check("target-before-go").map_err(error)?;
+                node.faults.check(FaultPoint::TargetBeforeGo).map_err(error)?;
                 break;
             }
             Ok(other) => return Err(error(format!("unexpected {other:?} during transfer"))),
@@ -226,7 +237,7 @@ fn run(ch: &mut Channel, offer: RestoreOffer, record: u64) -> Result<u32, Fail> 
         return Err(error(format!("restore failed: {}", std::io::Error::last_os_error())));
     }
     guard.armed = false;
-    ch.send(&Response::Running { pid: child }).map_err(|e| {
+    session.peer.send(&Response::Running { pid: child }).map_err(|e| {
         // It runs here now; the source will thaw its copy when it hears nothing. We cannot
         // tell which side the user wants, so the newcomer goes.
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child as i32), nix::sys::signal::Signal::SIGKILL);

@@ -4,39 +4,36 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::{CtlError, Result};
+use crate::error::{KeyError, Result};
 
 pub const KEY_LEN: usize = 32;
 
 pub fn parse(text: &str) -> Result<[u8; KEY_LEN]> {
     let hex = text.trim();
     if hex.len() != KEY_LEN * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(CtlError::Key(format!("expected {} hex digits on one line", KEY_LEN * 2)));
+        return Err(KeyError::Format.into());
     }
     let mut key = [0u8; KEY_LEN];
     for (i, k) in key.iter_mut().enumerate() {
-        *k = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
-            .map_err(|e| CtlError::Key(e.to_string()))?;
+        // Checked above: two hex digits.
+        *k = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| KeyError::Format)?;
     }
     Ok(key)
 }
 
 pub fn load(path: &Path) -> Result<[u8; KEY_LEN]> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| CtlError::Key(format!("{}: {e} (make one with: migctl keygen)", path.display())))?;
+    let path_buf = || path.to_path_buf();
+    let meta = std::fs::metadata(path).map_err(|source| KeyError::Missing { path: path_buf(), source })?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(CtlError::Key(format!(
-            "{} is readable by group or others; chmod 600 it",
-            path.display()
-        )));
+        return Err(KeyError::Exposed { path: path_buf() }.into());
     }
-    let text = std::fs::read_to_string(path).map_err(|e| CtlError::Key(format!("{}: {e}", path.display())))?;
-    parse(&text).map_err(|e| CtlError::Key(format!("{}: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read { path: path_buf(), source })?;
+    parse(&text).map_err(|_| KeyError::BadFile { path: path_buf() }.into())
 }
 
 pub fn generate() -> Result<String> {
     let mut key = [0u8; KEY_LEN];
-    getrandom::getrandom(&mut key).map_err(|e| CtlError::Key(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut key).map_err(KeyError::Random)?;
     Ok(key.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -65,7 +62,9 @@ mod tests {
         let p = dir.join("k");
         std::fs::write(&p, generate().unwrap()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(load(&p).unwrap_err().to_string().contains("chmod 600"));
+        let e = load(&p).unwrap_err();
+        assert!(matches!(e, crate::error::CtlError::Key(KeyError::Exposed { .. })));
+        assert_eq!(e.to_string(), format!("cluster key: {} is readable by group or others; chmod 600 it", p.display()));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(load(&p).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -9,3 +9,5 @@ pub mod serve;
 
 pub const DEFAULT_KEY_PATH: &str = "/etc/migr/cluster.key";
 pub const DEFAULT_PORT: u16 = 7070;
+/// A silent peer is given up after this long.
+pub const PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

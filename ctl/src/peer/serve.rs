@@ -4,29 +4,30 @@
 
 use log::{info, warn};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::channel::{Channel, ChannelError};
 use super::proto::{Request, Response};
 use crate::error::{CtlError, Result};
+use crate::node::Node;
+use crate::session::{fault_channel, page_server};
 
 /// A peer that connects and then says nothing is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn run(listen: &str, key: &[u8; 32], socket: &std::path::Path) -> Result<()> {
-    let listener = TcpListener::bind(listen)
-        .map_err(|e| CtlError::Other(format!("cannot listen on {listen}: {e}")))?;
+pub fn run(node: Arc<Node>) -> Result<()> {
+    let listen = &node.config.listen;
+    let listener =
+        TcpListener::bind(listen).map_err(|source| CtlError::Listen { addr: listen.clone(), source })?;
     info!("migctl serve: listening on {listen}");
-    crate::daemon_local::start(*key, socket)?;
-    crate::migrate::lazy_target::start_listener();
-    if let Some(port) = listen.rsplit(':').next().and_then(|p| p.parse().ok()) {
-        crate::migrate::source::set_listen_port(port);
-    }
+    crate::daemon_local::start(node.clone())?;
+    fault_channel::start_listener(node.clone());
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
-                let key = *key;
-                std::thread::spawn(move || handle(stream, &key));
+                let node = node.clone();
+                std::thread::spawn(move || handle(stream, node));
             }
             Err(e) => warn!("accept failed: {e}"),
         }
@@ -34,10 +35,10 @@ pub fn run(listen: &str, key: &[u8; 32], socket: &std::path::Path) -> Result<()>
     Ok(())
 }
 
-fn handle(stream: TcpStream, key: &[u8; 32]) {
+fn handle(stream: TcpStream, node: Arc<Node>) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-    let mut ch = match Channel::accept(stream, key) {
+    let mut ch = match Channel::accept(stream, &node.key) {
         Ok(ch) => ch,
         Err(ChannelError::Auth) => {
             warn!("refused peer {peer}: authentication failed (wrong or missing cluster key)");
@@ -49,7 +50,7 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
         }
     };
     info!("peer {peer} authenticated");
-    if let Err(e) = ch.set_timeout(crate::migrate::source::PEER_TIMEOUT) {
+    if let Err(e) = ch.set_timeout(super::PEER_TIMEOUT) {
         warn!("peer {peer}: {e}");
         return;
     }
@@ -64,13 +65,11 @@ fn handle(stream: TcpStream, key: &[u8; 32]) {
         };
         let resp = match req {
             Request::Restore(offer) => {
-                if crate::migrate::target::restore(&mut ch, *offer, &peer, key) {
-                    continue;
-                }
-                return;
+                // The migration's session takes the connection; it ends with the migration.
+                return crate::migrate::target::restore(&node, ch, *offer, &peer);
             }
             Request::FaultChannel { token } => {
-                crate::migrate::lazy_source::serve_faults(&mut ch, token, &peer);
+                page_server::serve_faults(&node, &mut ch, token, &peer);
                 return;
             }
             other => answer(other),
@@ -96,9 +95,7 @@ fn answer(req: Request) -> Response {
         }
         Request::Ping { nonce } => Response::Pong {
             nonce,
-            node: nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            node: crate::node::hostname(),
             module: crate::genl::ModuleClient::connect()
                 .and_then(|mut c| c.info())
                 .ok()

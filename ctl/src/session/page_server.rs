@@ -1,5 +1,5 @@
-//! Lazy mode, source side: the page server (answers faults with the page and a prefetch
-//! window read from the parked original) and the background push. Both read the original
+//! Lazy mode, source side: the page server, a service of the outgoing session (answers faults
+//! with the page and a prefetch window read from the parked original) and the background push. Both read the original
 //! through /proc/PID/mem; a page goes over the wire once (the `sent` set), whichever path
 //! sends it first.
 
@@ -8,9 +8,10 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::pages::{self, Run, PAGE};
-use super::table;
+use super::Service;
 use crate::image::Vma;
+use crate::migrate::pages::{self, Run, PAGE};
+use crate::node::Node;
 use crate::peer::channel::Channel;
 use crate::peer::proto::{PageBatch, Request, Response};
 
@@ -20,6 +21,7 @@ const WINDOW_START: u64 = 4;
 const WINDOW_MAX: u64 = 64;
 
 pub struct PageServer {
+    node: Arc<Node>,
     pub token: u64,
     mem: File,
     lazy: Vec<Vma>,
@@ -32,15 +34,23 @@ pub struct PageServer {
     done: (Mutex<bool>, Condvar),
 }
 
-static SERVERS: Mutex<Vec<Arc<PageServer>>> = Mutex::new(Vec::new());
+impl Service for PageServer {
+    fn name(&self) -> &'static str {
+        "page server"
+    }
 
-fn servers() -> std::sync::MutexGuard<'static, Vec<Arc<PageServer>>> {
-    SERVERS.lock().unwrap_or_else(|p| p.into_inner())
+    /// The original is released: a late fault request gets no answer.
+    fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
+        self.node.registry.remove_page_server(self.token);
+    }
 }
 
 impl PageServer {
-    pub fn start(token: u64, mem: &File, lazy: Vec<Vma>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
+    /// Serve the pages of `lazy` from `mem` to the fault channel the target opens with `token`.
+    pub fn start(node: &Arc<Node>, token: u64, mem: &File, lazy: Vec<Vma>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
         let s = Arc::new(PageServer {
+            node: node.clone(),
             token,
             mem: mem.try_clone()?,
             lazy,
@@ -50,13 +60,8 @@ impl PageServer {
             stopped: std::sync::atomic::AtomicBool::new(false),
             done: (Mutex::new(false), Condvar::new()),
         });
-        servers().push(s.clone());
+        node.registry.add_page_server(s.clone());
         Ok(s)
-    }
-
-    pub fn stop(&self) {
-        self.stopped.store(true, std::sync::atomic::Ordering::Release);
-        servers().retain(|s| s.token != self.token);
     }
 
     /// Keep the pages of `batch` not sent yet, and mark them sent.
@@ -131,7 +136,7 @@ impl PageServer {
             }
             let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
             ch.send(&Request::Push(batch)).map_err(|e| format!("push: {e}"))?;
-            table::update(self.record, |r| {
+            self.node.update(self.record, |r| {
                 r.stats.pages_pushed += n / PAGE;
                 r.stats.wire_bytes += n;
             });
@@ -146,8 +151,8 @@ impl PageServer {
 }
 
 /// Serve a fault channel a target opened (`FaultChannel { token }`), until it closes.
-pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
-    let Some(srv) = servers().iter().find(|s| s.token == token).cloned() else {
+pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
+    let Some(srv) = node.registry.page_server(token) else {
         log::warn!("peer {peer}: fault channel for an unknown migration");
         let _ = ch.send(&Response::Error("no such migration".into()));
         return;
@@ -185,7 +190,7 @@ pub fn serve_faults(ch: &mut Channel, token: u64, peer: &str) {
         });
         next = page + window * PAGE;
         match answer {
-            Ok(pre) => table::update(srv.record, |r| {
+            Ok(pre) => srv.node.update(srv.record, |r| {
                 r.stats.pages_faulted += 1;
                 r.stats.pages_prefetched += pre;
                 r.stats.remote_faults += 1;

@@ -1,0 +1,145 @@
+//! The command line (clap definitions) and what each command does. The man page and the
+//! shell completions are generated from these definitions (`docs`).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use crate::error::{CtlError, Result};
+use crate::fault::FaultPoint;
+use crate::node::{Config, Node};
+use crate::{client, docs, genl, local, peer};
+
+#[derive(Parser)]
+#[command(name = "migctl", version, about = "Live process migration between Linux nodes")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MigrateMode {
+    Eager,
+    Lazy,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Show the local module's version, protocol version and features.
+    Info {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the node daemon: accept authenticated requests from other nodes.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0:7070")]
+        listen: String,
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        /// Local control socket (for `migctl migrate` and `ps` on this node).
+        #[arg(long, default_value = local::SOCKET_PATH)]
+        socket: PathBuf,
+        /// Fail every migration at this point (testing).
+        #[arg(long, value_enum)]
+        inject_fault: Option<FaultPoint>,
+    },
+    /// Check that NODE's daemon answers and is in our cluster.
+    Ping {
+        /// host or host:port of the other node's daemon.
+        node: String,
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the peer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
+    /// Print a new random cluster key (copy the same file to every node).
+    Keygen,
+    /// Move a running process to another node (stop-and-copy): it carries on there from
+    /// where it stopped. A refused or failed migration leaves it running here, untouched.
+    Migrate {
+        pid: u32,
+        /// host or host:port of the target node's daemon.
+        #[arg(long)]
+        to: String,
+        /// Seconds the process may take to stop; if it does not (stopped by a signal, in
+        /// uninterruptible sleep), the migration is refused and it is left as it was.
+        #[arg(long, default_value_t = 30)]
+        freeze_timeout: u32,
+        /// lazy: it runs there at once and its memory follows on demand, with prefetch and
+        /// a background push; eager: all memory before it runs there (stop-and-copy).
+        #[arg(long, value_enum, default_value_t = MigrateMode::Lazy)]
+        mode: MigrateMode,
+        /// Lazy mode: no background push (pages move only on demand; the home node serves
+        /// them until the process ends).
+        #[arg(long)]
+        no_push: bool,
+        /// Lazy mode: one page per fault, no prefetch window.
+        #[arg(long)]
+        no_prefetch: bool,
+    },
+    /// Counters of migrations on this node: pages by path, bytes on the wire, fault latency.
+    Stats {
+        id: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List migrations in and out of this node.
+    Ps {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the man page (DIR/man/migctl.1) and shell completions (DIR/completions/).
+    #[command(hide = true)]
+    GenDocs {
+        #[arg(default_value = "build")]
+        dir: PathBuf,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Info { json } => {
+            let info = genl::ModuleClient::connect()?.info()?;
+            info.check_protocol()?;
+            println!("{}", if json { info.to_json() } else { info.to_text() });
+            Ok(())
+        }
+        Cmd::Serve { listen, key, socket, inject_fault } => {
+            let node = Node::new(peer::key::load(&key)?, inject_fault, Config::new(&listen, &socket));
+            peer::serve::run(node)
+        }
+        Cmd::Ping { node, key, json, timeout } => {
+            let pong = peer::ping::ping(&node, &peer::key::load(&key)?, timeout)?;
+            if json {
+                println!("{}", serde_json::to_string(&pong).map_err(CtlError::Json)?);
+            } else {
+                println!(
+                    "{}: node {} answered in {:.1} ms (module: {})",
+                    node,
+                    pong.node,
+                    pong.rtt_ms,
+                    pong.module.as_deref().unwrap_or("not loaded")
+                );
+            }
+            Ok(())
+        }
+        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch } => {
+            let mode = match mode {
+                MigrateMode::Eager => peer::proto::Mode::Eager,
+                MigrateMode::Lazy => peer::proto::Mode::Lazy { push: !no_push, prefetch: !no_prefetch },
+            };
+            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode)
+        }
+        Cmd::Stats { id, json } => client::stats(id, json),
+        Cmd::Ps { json } => client::ps(json),
+        Cmd::Keygen => {
+            println!("{}", peer::key::generate()?);
+            Ok(())
+        }
+        Cmd::GenDocs { dir } => docs::write_all(&dir),
+    }
+}

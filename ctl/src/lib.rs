@@ -1,0 +1,25 @@
+//! migctl as a library: the CLI's commands (`cli`), the node daemon (`peer::serve`,
+//! `daemon_local`) and what they share. A daemon's state lives in one [`node::Node`] passed
+//! explicitly; a migration in flight is a [`session::Session`] that owns its connections and
+//! the services running over them; each kind of open descriptor is one module of [`fd`].
+
+pub mod cli;
+pub mod client;
+pub mod daemon_local;
+pub mod docs;
+pub mod error;
+pub mod fault;
+pub mod fd;
+pub mod genl;
+pub mod image;
+pub mod info;
+pub mod local;
+pub mod migrate;
+pub mod node;
+pub mod peer;
+pub mod session;
+pub mod uapi;
+#[allow(dead_code)]
+pub mod uapi_gen;
+
+pub use error::{CtlError, Result};

@@ -1,0 +1,182 @@
+//! Lazy mode, target side, two services of the incoming session: page requests from the
+//! module go to the source over a fault channel (its own connection, never behind the push); answers and pushed pages go into
+//! the module's pager. If the source goes away before every page is here, the pager is told
+//! so and the task's faults on missing pages end in SIGBUS.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Service, Session};
+use crate::error::{CtlError, ModuleError};
+use crate::genl::ModuleClient;
+use crate::node::Node;
+use crate::peer::channel::Channel;
+use crate::peer::proto::{PageBatch, Request, Response};
+use crate::uapi_gen as uapi;
+
+/// Start the daemon's listener for page-request events (once, at daemon start): each goes to
+/// the fault channel of its task.
+pub fn start_listener(node: Arc<Node>) {
+    std::thread::spawn(move || {
+        let mut m = match ModuleClient::connect().and_then(|mut m| m.pager_listen().map(|_| m)) {
+            Ok(m) => m,
+            Err(e) => return log::warn!("pager listener: {e}; lazy restores will not work"),
+        };
+        loop {
+            match m.next_page_request() {
+                Ok((pid, addr)) => node.registry.page_request(pid, addr),
+                Err(e) => {
+                    log::warn!("pager listener: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    });
+}
+
+/// Deliver a batch to the pager of `pid`. A pager that is gone (the task exited) takes no
+/// more pages, and that is fine.
+fn deliver(m: &mut ModuleClient, pid: u32, batch: &PageBatch, kind: u32) -> Result<(), String> {
+    match m.page_batch(pid, batch, kind) {
+        Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn fail(pid: u32, why: &str) {
+    log::warn!("pid {pid}: lazy restore lost its source ({why}); faults on missing pages will end in SIGBUS");
+    if let Ok(mut m) = ModuleClient::connect() {
+        let _ = m.pager_end(pid, uapi::PAGER_END_FAIL);
+    }
+}
+
+/// The fault channel of one task: opened to the source's daemon, one request at a time,
+/// until the task ends (the service is stopped) or the source closes it.
+pub struct FaultChannel {
+    ended: Arc<AtomicBool>,
+}
+
+impl Service for FaultChannel {
+    fn name(&self) -> &'static str {
+        "fault channel"
+    }
+
+    /// The task ended.
+    fn stop(&self) {
+        self.ended.store(true, Ordering::Release);
+    }
+}
+
+impl FaultChannel {
+    pub fn start(node: &Arc<Node>, pid: u32, source: SocketAddr, token: u64, record: u64) -> Arc<Self> {
+        let ended = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = channel::<u64>();
+        node.registry.add_fault_queue(pid, tx);
+        let node = node.clone();
+        let key = node.key;
+        let svc = Arc::new(FaultChannel { ended: ended.clone() });
+        std::thread::spawn(move || {
+            let result = (|| -> Result<(), String> {
+                let stream = TcpStream::connect_timeout(&source, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+                let mut ch = Channel::initiate(stream, &key).map_err(|e| e.to_string())?;
+                ch.set_timeout(crate::peer::PEER_TIMEOUT).map_err(|e| e.to_string())?;
+                ch.send(&Request::FaultChannel { token }).map_err(|e| e.to_string())?;
+                let mut m = ModuleClient::connect().map_err(|e| e.to_string())?;
+                let mut recent: HashMap<u64, Instant> = HashMap::new();
+                loop {
+                    let addr = match rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(a) => a,
+                        Err(RecvTimeoutError::Timeout) if ended.load(Ordering::Acquire) => return Ok(()),
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                    };
+                    let page = addr & !4095;
+                    // A request the window just answered (the task faulted on the next page
+                    // while the window was on its way) needs no round trip: the page is in the
+                    // pager. Only recently: a later request for it (the pager's 1 s re-send)
+                    // goes out again.
+                    recent.retain(|_, at: &mut Instant| at.elapsed() < RECENT);
+                    if recent.contains_key(&page) {
+                        continue;
+                    }
+                    let t0 = Instant::now();
+                    ch.send(&Request::Fault { addr }).map_err(|e| e.to_string())?;
+                    // The faulting page alone first (its arrival wakes the task), then the window.
+                    let first = fault_pages(&mut ch)?;
+                    deliver(&mut m, pid, &first, uapi::PAGE_KIND_FAULT)?;
+                    let us = t0.elapsed().as_micros() as u64;
+                    let rest = fault_pages(&mut ch)?;
+                    deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
+                    let now = Instant::now();
+                    for (a, d) in &rest.runs {
+                        for i in 0..d.len() as u64 / 4096 {
+                            recent.insert(a + i * 4096, now);
+                        }
+                    }
+                    let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / 4096).sum();
+                    node.update(record, |r| {
+                        r.stats.remote_faults += 1;
+                        r.stats.pages_faulted += 1;
+                        r.stats.pages_prefetched += pre;
+                        r.stats.wire_bytes += 4096 * (1 + pre);
+                        r.stats.add_latency(us);
+                    });
+                }
+            })();
+            node.registry.remove_fault_queue(pid);
+            match result {
+                Ok(()) => log::info!("pid {pid}: fault channel closed"),
+                Err(e) if !ended.load(Ordering::Acquire) => fail(pid, &format!("fault channel: {e}")),
+                Err(_) => {}
+            }
+        });
+        svc
+    }
+}
+
+/// How long a page delivered with a window counts as "just arrived" for later requests.
+const RECENT: Duration = Duration::from_millis(500);
+
+fn fault_pages(ch: &mut Channel) -> Result<PageBatch, String> {
+    match ch.recv::<Response>().map_err(|e| e.to_string())? {
+        Response::FaultPages(b) => Ok(b),
+        other => Err(format!("unexpected {other:?}")),
+    }
+}
+
+/// The push receiver: the background push on the session's connection, until PushDone;
+/// runs in the session's own thread.
+pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), String> {
+    let (pid, record) = (s.pid, s.record);
+    let m = &mut s.module;
+    let ch = &mut s.peer;
+    loop {
+        match ch.recv::<Request>() {
+            Ok(Request::Push(batch)) => {
+                deliver(m, pid, &batch, uapi::PAGE_KIND_PUSH)?;
+                let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
+                s.node.update(record, |r| {
+                    r.stats.pages_pushed += n / 4096;
+                    r.stats.wire_bytes += n;
+                });
+            }
+            Ok(Request::PushDone) => {
+                let _ = m.pager_end(pid, uapi::PAGER_END_COMPLETE);
+                let ms = started.elapsed().as_millis() as u64;
+                s.node.update(record, |r| r.stats.complete_ms = ms.max(1));
+                log::info!("pid {pid}: every page is here ({ms} ms after it started); the source may let go");
+                ch.send(&Response::Released).map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            Ok(other) => return Err(format!("unexpected {other:?} during the push")),
+            Err(e) => {
+                fail(pid, &format!("push: {e}"));
+                return Err(format!("push: {e}"));
+            }
+        }
+    }
+}

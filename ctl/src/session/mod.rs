@@ -1,0 +1,162 @@
+//! A migration in flight on this node: a [`Session`] owns its connections (the peer channel
+//! of the migration, this node's module client, and on the source the hold descriptor of the
+//! parked original) and the [`Service`]s running over them. Today's services are those of
+//! lazy mode: the page server on the source (`page_server`), the fault channel and the push
+//! receiver on the target (`fault_channel`); a home-node deputy and stdio forwarding are
+//! meant to join them as further services.
+
+pub mod fault_channel;
+pub mod page_server;
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::genl::ModuleClient;
+use crate::node::Node;
+use crate::peer::channel::Channel;
+
+/// Something a session runs over its connections, beside the migration's own steps.
+pub trait Service: Send + Sync {
+    /// For the logs.
+    fn name(&self) -> &'static str;
+    /// The session is over: stop serving (threads finish on their own).
+    fn stop(&self);
+}
+
+/// How the services of different sessions of one node find each other: a fault channel
+/// opened by a target names its source's page server by token; page requests from the
+/// module name the fault channel of a task by pid.
+#[derive(Default)]
+pub struct Registry {
+    page_servers: Mutex<Vec<Arc<page_server::PageServer>>>,
+    fault_queues: Mutex<HashMap<u32, Sender<u64>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Registry {
+    pub(crate) fn add_page_server(&self, s: Arc<page_server::PageServer>) {
+        lock(&self.page_servers).push(s);
+    }
+
+    pub(crate) fn remove_page_server(&self, token: u64) {
+        lock(&self.page_servers).retain(|s| s.token != token);
+    }
+
+    pub(crate) fn page_server(&self, token: u64) -> Option<Arc<page_server::PageServer>> {
+        lock(&self.page_servers).iter().find(|s| s.token == token).cloned()
+    }
+
+    pub(crate) fn add_fault_queue(&self, pid: u32, q: Sender<u64>) {
+        lock(&self.fault_queues).insert(pid, q);
+    }
+
+    pub(crate) fn remove_fault_queue(&self, pid: u32) {
+        lock(&self.fault_queues).remove(&pid);
+    }
+
+    /// Hand a page request of the module to the fault channel of `pid`, if it has one.
+    pub(crate) fn page_request(&self, pid: u32, addr: u64) {
+        if let Some(q) = lock(&self.fault_queues).get(&pid) {
+            let _ = q.send(addr);
+        }
+    }
+}
+
+/// The original of an outgoing migration, parked by the module (source side).
+struct Hold {
+    session: u32,
+    _fd: OwnedFd,
+    committed: bool,
+    /// Lazy mode after hand-over: the copy runs on the target.
+    runs_elsewhere: bool,
+}
+
+pub struct Session {
+    pub node: Arc<Node>,
+    /// Its record in the node's table.
+    pub record: u64,
+    pub pid: u32,
+    /// The migration's connection to the other node.
+    pub peer: Channel,
+    /// This node's module.
+    pub module: ModuleClient,
+    hold: Option<Hold>,
+    services: Vec<Arc<dyn Service>>,
+}
+
+impl Session {
+    pub fn new(node: Arc<Node>, record: u64, pid: u32, peer: Channel, module: ModuleClient) -> Self {
+        Session { node, record, pid, peer, module, hold: None, services: Vec::new() }
+    }
+
+    /// Source: the module parked the original under `session`; `fd` is its hold descriptor
+    /// (closing it thaws the task). From now on, ending the session thaws the original
+    /// unless it was committed.
+    pub fn hold(&mut self, session: u32, fd: OwnedFd) {
+        self.hold = Some(Hold { session, _fd: fd, committed: false, runs_elsewhere: false });
+    }
+
+    /// Source, lazy: the task runs on the target; the original must never come back.
+    pub fn hand_over(&mut self) {
+        let Some(h) = self.hold.as_mut() else { return };
+        h.runs_elsewhere = true;
+        if let Err(e) = self.module.hand_over(h.session) {
+            log::warn!("pid {}: hand-over: {e}", self.pid);
+        }
+    }
+
+    /// Source: the task runs on `to`; the original ends.
+    pub fn commit(&mut self, to: &str) {
+        let Some(h) = self.hold.as_mut() else { return };
+        if let Err(e) = self.module.commit(h.session) {
+            // The task runs on the target; ending the original is what is left to do.
+            log::error!("pid {}: runs on {to} but commit failed: {e}; killing the original", self.pid);
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+        h.committed = true;
+    }
+
+    /// Start a service on this session; it stops when the session ends (or when detached
+    /// services are stopped by their new owner).
+    pub fn start(&mut self, s: Arc<dyn Service>) {
+        log::debug!("pid {}: {} started", self.pid, s.name());
+        self.services.push(s);
+    }
+
+    /// Stop every service of this session.
+    pub fn stop_services(&mut self) {
+        for s in self.services.drain(..).rev() {
+            log::debug!("pid {}: {} stopped", self.pid, s.name());
+            s.stop();
+        }
+    }
+
+    /// Take the services away from the session, for services that must outlive its
+    /// connection (a target's fault channel lives as long as the task, not the link).
+    pub fn detach_services(&mut self) -> Vec<Arc<dyn Service>> {
+        std::mem::take(&mut self.services)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.stop_services();
+        let Some(h) = self.hold.as_ref() else { return };
+        if !h.committed && h.runs_elsewhere {
+            // The copy on the target runs (and will end in SIGBUS on pages it lacks): the
+            // original must not come back.
+            self.commit("the target");
+        } else if !h.committed {
+            match self.module.thaw(h.session) {
+                Ok(()) => log::info!("pid {}: thawed, it carries on here", self.pid),
+                // Closing the hold descriptor (right after this) thaws it anyway.
+                Err(e) => log::warn!("pid {}: thaw: {e}", self.pid),
+            }
+        }
+    }
+}
