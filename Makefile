@@ -12,6 +12,7 @@ help:
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"
+	@echo "make docs        migctl's man pages (build/man) and bash/zsh/fish completions (build/completions)"
 	@echo "make uapi        regenerate the files derived from uapi/migr.yaml; check-uapi verifies them"
 
 setup:
@@ -25,6 +26,10 @@ kmod: setup
 
 ctl:
 	cd ctl && cargo build --release
+
+# Generated from migctl's clap definitions (ctl/src/docs.rs).
+docs: ctl
+	ctl/target/release/migctl gen-docs build
 
 uapi: setup
 	uapi/gen "$$(scripts/ksrc)"
@@ -56,4 +61,4 @@ clean:
 	rm -rf build ctl/target
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
-.PHONY: help setup kernel kmod ctl uapi check-uapi unit test demo lab bench bench-quick clean
+.PHONY: help setup kernel kmod ctl docs uapi check-uapi unit test demo lab bench bench-quick clean

@@ -201,6 +201,13 @@ impl Failure {
     }
 }
 
+/// The task's memory could not be read: the migration fails, the process is thawed.
+impl From<crate::migrate::pages::PageError> for Failure {
+    fn from(e: crate::migrate::pages::PageError) -> Self {
+        Failure::failed(e)
+    }
+}
+
 impl From<Refusal> for Failure {
     fn from(r: Refusal) -> Self {
         Failure::Refused(Refused::Module(r))

@@ -23,3 +23,27 @@ pub mod uapi;
 pub mod uapi_gen;
 
 pub use error::{CtlError, Result};
+
+/// For unit tests: a scratch directory of this test process, removed when dropped.
+#[cfg(test)]
+pub(crate) struct ScratchDir(pub std::path::PathBuf);
+
+#[cfg(test)]
+impl ScratchDir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("migctl-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        ScratchDir(dir)
+    }
+
+    pub fn join(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -54,8 +54,7 @@ mod tests {
 
     #[test]
     fn a_regular_file_reopens_at_its_position() {
-        let dir = std::env::temp_dir().join(format!("migr-fd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ScratchDir::new("fd");
         let p = dir.join("f");
         std::fs::write(&p, b"0123456789").unwrap();
         let spec = FdSpec::File { fd: 5, path: p.to_string_lossy().into(), flags: libc::O_RDONLY, pos: 4 };
@@ -68,6 +67,5 @@ mod tests {
         let missing = FdSpec::File { fd: 6, path: "/nonexistent/x".into(), flags: libc::O_RDONLY, pos: 0 };
         let e = Regular.restore(&missing, 1).unwrap_err();
         assert!(matches!(&e, FdError::Open { fd: 6, path, .. } if path == "/nonexistent/x"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

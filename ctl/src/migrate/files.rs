@@ -7,13 +7,31 @@ use std::io::Read;
 
 use crate::peer::proto::FileId;
 
-pub fn identify(path: &str) -> Result<FileId, String> {
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+/// A mapped file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct Unreadable {
+    pub path: String,
+    pub source: std::io::Error,
+}
+
+/// Why a mapped file of the image cannot be used on this node.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("{0} does not exist on this node")]
+    Missing(String),
+    #[error("{0} differs on this node (other content)")]
+    Differs(String),
+}
+
+pub fn identify(path: &str) -> Result<FileId, Unreadable> {
+    let unreadable = |source| Unreadable { path: path.into(), source };
+    let mut f = std::fs::File::open(path).map_err(unreadable)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("{path}: {e}"))?;
+        let n = f.read(&mut buf).map_err(unreadable)?;
         if n == 0 {
             break;
         }
@@ -23,12 +41,12 @@ pub fn identify(path: &str) -> Result<FileId, String> {
     Ok(FileId { path: path.to_string(), size, sha256: h.finalize().into() })
 }
 
-/// Why `want` cannot be used on this node, if it cannot.
-pub fn check(want: &FileId) -> Option<String> {
+/// Can `want` be used on this node?
+pub fn check(want: &FileId) -> Result<(), Mismatch> {
     match identify(&want.path) {
-        Err(_) => Some(format!("{} does not exist on this node", want.path)),
-        Ok(have) if have != *want => Some(format!("{} differs on this node (other content)", want.path)),
-        Ok(_) => None,
+        Err(_) => Err(Mismatch::Missing(want.path.clone())),
+        Ok(have) if have != *want => Err(Mismatch::Differs(want.path.clone())),
+        Ok(_) => Ok(()),
     }
 }
 
@@ -38,17 +56,17 @@ mod tests {
 
     #[test]
     fn identity_is_by_content() {
-        let dir = std::env::temp_dir().join(format!("migr-files-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ScratchDir::new("files");
         let p = dir.join("lib.so");
         std::fs::write(&p, b"version 1").unwrap();
         let id = identify(p.to_str().unwrap()).unwrap();
         assert_eq!(id.size, 9);
-        assert!(check(&id).is_none());
+        assert_eq!(check(&id), Ok(()));
         std::fs::write(&p, b"version 2").unwrap();
-        assert!(check(&id).unwrap().contains("differs"));
+        assert_eq!(check(&id), Err(Mismatch::Differs(id.path.clone())));
         std::fs::remove_file(&p).unwrap();
-        assert!(check(&id).unwrap().contains("does not exist"));
-        std::fs::remove_dir_all(&dir).unwrap();
+        let e = check(&id).unwrap_err();
+        assert_eq!(e, Mismatch::Missing(id.path.clone()));
+        assert_eq!(e.to_string(), format!("{} does not exist on this node", id.path));
     }
 }

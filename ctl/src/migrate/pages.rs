@@ -65,16 +65,27 @@ pub fn total_bytes(runs: &[Run]) -> u64 {
     runs.iter().map(|r| r.pages * PAGE).sum()
 }
 
+/// Reading or writing page contents through /proc/PID/mem.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("reading pages at {addr:#x}: {source}")]
+    Read { addr: u64, source: std::io::Error },
+    #[error("writing pages at {addr:#x}: {source}")]
+    Write { addr: u64, source: std::io::Error },
+    #[error("unaligned page run at {0:#x}")]
+    Unaligned(u64),
+}
+
 /// Pages read from /proc/PID/mem with one call.
 const READ_PAGES: u64 = 256;
 
 /// Read the runs from `mem` (/proc/PID/mem) and hand them out in batches of about
 /// BATCH_BYTES. `send` gets each batch and the bytes of pages examined so far.
-pub fn read_batches(
+pub fn read_batches<E: From<PageError>>(
     mem: &File,
     runs: &[Run],
-    mut send: impl FnMut(PageBatch, u64) -> Result<(), String>,
-) -> Result<(), String> {
+    mut send: impl FnMut(PageBatch, u64) -> Result<(), E>,
+) -> Result<(), E> {
     let mut batch = PageBatch { runs: Vec::new() };
     let mut batch_bytes = 0usize;
     let mut done = 0u64;
@@ -85,7 +96,7 @@ pub fn read_batches(
             let n = (r.pages - off).min(READ_PAGES);
             let start = r.start + off * PAGE;
             let chunk = &mut buf[..(n * PAGE) as usize];
-            mem.read_exact_at(chunk, start).map_err(|e| format!("reading pages at {start:#x}: {e}"))?;
+            mem.read_exact_at(chunk, start).map_err(|source| PageError::Read { addr: start, source })?;
             off += n;
             done += n * PAGE;
             for (i, page) in chunk.chunks_exact(PAGE as usize).enumerate() {
@@ -112,13 +123,13 @@ pub fn read_batches(
 }
 
 /// Write a batch into the stub through its /proc/PID/mem. Returns the bytes written.
-pub fn write_batch(mem: &File, batch: &PageBatch) -> Result<u64, String> {
+pub fn write_batch(mem: &File, batch: &PageBatch) -> Result<u64, PageError> {
     let mut n = 0;
     for (addr, data) in &batch.runs {
         if addr % PAGE != 0 || data.len() as u64 % PAGE != 0 {
-            return Err(format!("unaligned page run at {addr:#x}"));
+            return Err(PageError::Unaligned(*addr));
         }
-        mem.write_all_at(data, *addr).map_err(|e| format!("writing pages at {addr:#x}: {e}"))?;
+        mem.write_all_at(data, *addr).map_err(|source| PageError::Write { addr: *addr, source })?;
         n += data.len() as u64;
     }
     Ok(n)
@@ -152,7 +163,7 @@ mod tests {
         let mut got = Vec::new();
         read_batches(&mem, &runs, |b, _| {
             got.extend(b.runs);
-            Ok(())
+            Ok::<(), PageError>(())
         })
         .unwrap();
         let (s, bytes) = &got[0];

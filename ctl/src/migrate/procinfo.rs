@@ -13,16 +13,27 @@ fn status_field(status: &str, name: &str) -> Option<Vec<u32>> {
         .map(|l| l[name.len()..].split_whitespace().filter_map(|x| x.parse().ok()).collect())
 }
 
-pub fn identity(pid: u32) -> Result<Identity, String> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| format!("reading status: {e}"))?;
-    let ids = |name| {
-        status_field(&status, name)
+/// What /proc does not tell about a task.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("reading status: {0}")]
+    Status(#[source] std::io::Error),
+    #[error("no {field} in /proc/{pid}/status")]
+    Field { field: &'static str, pid: u32 },
+    #[error("reading cwd: {0}")]
+    Cwd(#[source] std::io::Error),
+}
+
+pub fn identity(pid: u32) -> Result<Identity, IdentityError> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(IdentityError::Status)?;
+    let ids = |field| {
+        status_field(&status, field)
             .filter(|v| v.len() >= 3)
             .map(|v| [v[0], v[1], v[2]])
-            .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))
+            .ok_or(IdentityError::Field { field, pid })
     };
     let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
-        .map_err(|e| format!("reading cwd: {e}"))?
+        .map_err(IdentityError::Cwd)?
         .to_string_lossy()
         .into_owned();
     let mut rlimits = Vec::new();

@@ -154,12 +154,11 @@ pub fn migrate(
     let mut sent = 0u64;
     pages::read_batches(&mem, &runs, |batch, done| {
         sent += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
-        ch.send(&Request::Pages(batch)).map_err(|e| format!("link to {to} lost: {e}"))?;
+        ch.send(&Request::Pages(batch)).map_err(link)?;
         events(LocalEvent::Progress { sent: done, total });
         node.update(record, |r| r.bytes = sent);
-        Ok(())
-    })
-    .map_err(Failure::failed)?;
+        Ok::<(), Failure>(())
+    })?;
     if lazy {
         // The first page of each lazy mapping goes to the pager now: the target touches it
         // before the task runs (see kmod/mm.rs `touch_lazy`).
@@ -227,7 +226,7 @@ pub fn migrate(
         }
         Err(e) => {
             log::warn!("pid {pid}: lazy phase on {to} broken: {e}; original ended, the copy there will fault on missing pages");
-            node.set_state(record, State::LazyBroken(e.clone()));
+            node.set_state(record, State::LazyBroken(e.to_string()));
             Err(Failure::failed(e))
         }
     }

@@ -140,9 +140,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
         return Err(refuse(format!("pid {pid} is in use on this node")));
     }
     for f in &offer.files {
-        if let Some(why) = files::check(f) {
-            return Err(refuse(why));
-        }
+        files::check(f).map_err(refuse)?;
     }
     let stub = node.config.stub.clone();
     if !std::path::Path::new(&stub).exists() {

@@ -57,8 +57,7 @@ mod tests {
 
     #[test]
     fn world_readable_key_is_refused() {
-        let dir = std::env::temp_dir().join(format!("migctl-key-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::ScratchDir::new("key");
         let p = dir.join("k");
         std::fs::write(&p, generate().unwrap()).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -67,6 +66,5 @@ mod tests {
         assert_eq!(e.to_string(), format!("cluster key: {} is readable by group or others; chmod 600 it", p.display()));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(load(&p).is_ok());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Service, Session};
+use super::{Service, ServiceError, Session};
 use crate::error::{CtlError, ModuleError};
 use crate::genl::ModuleClient;
 use crate::node::Node;
@@ -40,10 +40,10 @@ pub fn start_listener(node: Arc<Node>) {
 
 /// Deliver a batch to the pager of `pid`. A pager that is gone (the task exited) takes no
 /// more pages, and that is fine.
-fn deliver(m: &mut ModuleClient, pid: u32, batch: &PageBatch, kind: u32) -> Result<(), String> {
+fn deliver(m: &mut ModuleClient, pid: u32, batch: &PageBatch, kind: u32) -> Result<(), ServiceError> {
     match m.page_batch(pid, batch, kind) {
         Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -80,12 +80,12 @@ impl FaultChannel {
         let key = node.key;
         let svc = Arc::new(FaultChannel { ended: ended.clone() });
         std::thread::spawn(move || {
-            let result = (|| -> Result<(), String> {
-                let stream = TcpStream::connect_timeout(&source, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-                let mut ch = Channel::initiate(stream, &key).map_err(|e| e.to_string())?;
-                ch.set_timeout(crate::peer::PEER_TIMEOUT).map_err(|e| e.to_string())?;
-                ch.send(&Request::FaultChannel { token }).map_err(|e| e.to_string())?;
-                let mut m = ModuleClient::connect().map_err(|e| e.to_string())?;
+            let result = (|| -> Result<(), ServiceError> {
+                let stream = TcpStream::connect_timeout(&source, Duration::from_secs(5))?;
+                let mut ch = Channel::initiate(stream, &key)?;
+                ch.set_timeout(crate::peer::PEER_TIMEOUT)?;
+                ch.send(&Request::FaultChannel { token })?;
+                let mut m = ModuleClient::connect()?;
                 let mut recent: HashMap<u64, Instant> = HashMap::new();
                 loop {
                     let addr = match rx.recv_timeout(Duration::from_millis(200)) {
@@ -104,7 +104,7 @@ impl FaultChannel {
                         continue;
                     }
                     let t0 = Instant::now();
-                    ch.send(&Request::Fault { addr }).map_err(|e| e.to_string())?;
+                    ch.send(&Request::Fault { addr })?;
                     // The faulting page alone first (its arrival wakes the task), then the window.
                     let first = fault_pages(&mut ch)?;
                     deliver(&mut m, pid, &first, uapi::PAGE_KIND_FAULT)?;
@@ -141,16 +141,16 @@ impl FaultChannel {
 /// How long a page delivered with a window counts as "just arrived" for later requests.
 const RECENT: Duration = Duration::from_millis(500);
 
-fn fault_pages(ch: &mut Channel) -> Result<PageBatch, String> {
-    match ch.recv::<Response>().map_err(|e| e.to_string())? {
+fn fault_pages(ch: &mut Channel) -> Result<PageBatch, ServiceError> {
+    match ch.recv::<Response>()? {
         Response::FaultPages(b) => Ok(b),
-        other => Err(format!("unexpected {other:?}")),
+        other => Err(ServiceError::unexpected(other)),
     }
 }
 
 /// The push receiver: the background push on the session's connection, until PushDone;
 /// runs in the session's own thread.
-pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), String> {
+pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), PushError> {
     let (pid, record) = (s.pid, s.record);
     let m = &mut s.module;
     let ch = &mut s.peer;
@@ -169,14 +169,26 @@ pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), String> {
                 let ms = started.elapsed().as_millis() as u64;
                 s.node.update(record, |r| r.stats.complete_ms = ms.max(1));
                 log::info!("pid {pid}: every page is here ({ms} ms after it started); the source may let go");
-                ch.send(&Response::Released).map_err(|e| e.to_string())?;
+                ch.send(&Response::Released).map_err(ServiceError::from)?;
                 return Ok(());
             }
-            Ok(other) => return Err(format!("unexpected {other:?} during the push")),
+            Ok(other) => return Err(PushError::OutOfTurn(format!("{other:?}"))),
             Err(e) => {
-                fail(pid, &format!("push: {e}"));
-                return Err(format!("push: {e}"));
+                let e = PushError::Push(e.into());
+                fail(pid, &e.to_string());
+                return Err(e);
             }
         }
     }
+}
+
+/// What ends the push receiver early.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("{0}")]
+    Service(#[from] ServiceError),
+    #[error("push: {0}")]
+    Push(ServiceError),
+    #[error("unexpected {0} during the push")]
+    OutOfTurn(String),
 }

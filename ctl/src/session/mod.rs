@@ -13,9 +13,33 @@ use std::os::fd::OwnedFd;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::error::CtlError;
 use crate::genl::ModuleClient;
+use crate::migrate::pages::PageError;
 use crate::node::Node;
-use crate::peer::channel::Channel;
+use crate::peer::channel::{Channel, ChannelError};
+
+/// What ends a service early: its link, the module, the task's memory, or a peer that says
+/// something out of turn.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Link(#[from] ChannelError),
+    #[error("{0}")]
+    Module(#[from] CtlError),
+    #[error("{0}")]
+    Pages(#[from] PageError),
+    #[error("unexpected {0}")]
+    Unexpected(String),
+}
+
+impl ServiceError {
+    pub fn unexpected(what: impl std::fmt::Debug) -> Self {
+        ServiceError::Unexpected(format!("{what:?}"))
+    }
+}
 
 /// Something a session runs over its connections, beside the migration's own steps.
 pub trait Service: Send + Sync {

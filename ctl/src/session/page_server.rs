@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::Service;
+use super::{Service, ServiceError};
 use crate::image::Vma;
 use crate::migrate::pages::{self, Run, PAGE};
 use crate::node::Node;
@@ -128,24 +128,28 @@ impl PageServer {
 
     /// Stream every page of `runs` not sent yet, then PushDone; returns once the target says
     /// it has them all (Released).
-    pub fn push(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), String> {
+    pub fn push(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), PushFailed> {
+        self.push_all(ch, runs).map_err(PushFailed)
+    }
+
+    fn push_all(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), ServiceError> {
         pages::read_batches(&self.mem, runs, |batch, _| {
             let batch = self.unsent(batch);
             if batch.runs.is_empty() {
                 return Ok(());
             }
             let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
-            ch.send(&Request::Push(batch)).map_err(|e| format!("push: {e}"))?;
+            ch.send(&Request::Push(batch))?;
             self.node.update(self.record, |r| {
                 r.stats.pages_pushed += n / PAGE;
                 r.stats.wire_bytes += n;
             });
-            Ok(())
+            Ok::<(), ServiceError>(())
         })?;
-        ch.send(&Request::PushDone).map_err(|e| format!("push: {e}"))?;
-        match ch.recv::<Response>().map_err(|e| format!("push: {e}"))? {
+        ch.send(&Request::PushDone)?;
+        match ch.recv::<Response>()? {
             Response::Released => Ok(()),
-            other => Err(format!("push: unexpected {other:?}")),
+            other => Err(ServiceError::unexpected(other)),
         }
     }
 }
@@ -207,3 +211,8 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
     srv.finish();
 }
 
+
+/// The background push broke off: the target lacks pages it will fault on.
+#[derive(Debug, thiserror::Error)]
+#[error("push: {0}")]
+pub struct PushFailed(pub ServiceError);
