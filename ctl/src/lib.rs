@@ -39,6 +39,13 @@ impl ScratchDir {
     pub fn join(&self, file: &str) -> std::path::PathBuf {
         self.0.join(file)
     }
+
+    /// A file `name` in it holding `contents`.
+    pub fn file(&self, name: &str, contents: &[u8]) -> std::path::PathBuf {
+        let p = self.join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
 }
 
 #[cfg(test)]

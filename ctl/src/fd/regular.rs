@@ -55,8 +55,7 @@ mod tests {
     #[test]
     fn a_regular_file_reopens_at_its_position() {
         let dir = crate::ScratchDir::new("fd");
-        let p = dir.join("f");
-        std::fs::write(&p, b"0123456789").unwrap();
+        let p = dir.file("f", b"0123456789");
         let spec = FdSpec::File { fd: 5, path: p.to_string_lossy().into(), flags: libc::O_RDONLY, pos: 4 };
         let (fd, f) = super::super::restore(&spec, 1).unwrap();
         assert_eq!(fd, 5);

@@ -57,8 +57,7 @@ mod tests {
     #[test]
     fn identity_is_by_content() {
         let dir = crate::ScratchDir::new("files");
-        let p = dir.join("lib.so");
-        std::fs::write(&p, b"version 1").unwrap();
+        let p = dir.file("lib.so", b"version 1");
         let id = identify(p.to_str().unwrap()).unwrap();
         assert_eq!(id.size, 9);
         assert_eq!(check(&id), Ok(()));

@@ -16,14 +16,23 @@ use crate::genl::ModuleClient;
 use crate::node::Node;
 use crate::peer::channel::Channel;
 use crate::peer::proto::{PageBatch, Request, Response};
+use crate::uapi::Feature;
 use crate::uapi_gen as uapi;
 
 /// Start the daemon's listener for page-request events (once, at daemon start): each goes to
 /// the fault channel of its task.
 pub fn start_listener(node: Arc<Node>) {
     std::thread::spawn(move || {
-        let mut m = match ModuleClient::connect().and_then(|mut m| m.pager_listen().map(|_| m)) {
-            Ok(m) => m,
+        let mut m = match ModuleClient::connect().and_then(|mut m| {
+            // Only a module with the pager takes page-request listeners.
+            if !m.info()?.has(Feature::Lazy) {
+                log::warn!("pager listener: the migr module lacks the lazy feature; lazy restores are refused");
+                return Ok(None);
+            }
+            m.pager_listen().map(|_| Some(m))
+        }) {
+            Ok(Some(m)) => m,
+            Ok(None) => return,
             Err(e) => return log::warn!("pager listener: {e}; lazy restores will not work"),
         };
         loop {
