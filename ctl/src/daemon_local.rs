@@ -95,3 +95,43 @@ fn handle(mut s: UnixStream, node: &Arc<Node>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Config;
+    use std::io::Write;
+
+    fn ask(node: &Arc<Node>, req: LocalRequest) -> LocalEvent {
+        let (mut client, daemon) = UnixStream::pair().unwrap();
+        let node = node.clone();
+        let t = std::thread::spawn(move || handle(daemon, &node));
+        (&client).write_all(b"N").unwrap();
+        local::send(&mut client, &req).unwrap();
+        let ev = local::recv::<LocalEvent>(&mut client).unwrap();
+        t.join().unwrap();
+        ev
+    }
+
+    #[test]
+    fn ps_shows_this_nodes_table() {
+        let node = Node::new([0; 32], None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
+        let id = node.table.add(77, Direction::In, "node1");
+        node.set_state(id, State::Running);
+        match ask(&node, LocalRequest::Ps) {
+            LocalEvent::Table(t) => assert_eq!((t.len(), t[0].pid, &t[0].state), (1, 77, &State::Running)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_migration_without_proof_is_refused_typed() {
+        let node = Node::new([0; 32], None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
+        let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager };
+        let ev = ask(&node, req);
+        assert_eq!(ev, LocalEvent::Failed(Failure::Refused(Refused::NoProof)));
+        let LocalEvent::Failed(f) = ev else { unreachable!() };
+        let e = f.into_error(1);
+        assert_eq!((e.exit_code(), e.to_string().as_str()), (11, "migration refused: pid 1: the caller may not ptrace it"));
+    }
+}

@@ -1,7 +1,7 @@
 //! Lazy mode, source side: the page server, a service of the outgoing session (answers faults
-//! with the page and a prefetch window read from the parked original) and the background push. Both read the original
-//! through /proc/PID/mem; a page goes over the wire once (the `sent` set), whichever path
-//! sends it first.
+//! with the page and a prefetch window read from the parked original), and the background
+//! push. Both read the original through /proc/PID/mem; a page goes over the wire once (the
+//! `sent` set), whichever path sends it first.
 
 use std::collections::HashSet;
 use std::fs::File;
