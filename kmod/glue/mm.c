@@ -63,40 +63,26 @@ int migr_vma_at(struct mm_struct *mm, u64 addr, struct migr_vma_info *v, char *p
 	return 1;
 }
 
+/* The fields of struct migr_mm_fields that are mm_struct fields of the same name. */
+#define MIGR_MM_FIELDS(X) X(start_code) X(end_code) X(start_data) X(end_data) X(start_brk) \
+	X(brk) X(start_stack) X(arg_start) X(arg_end) X(env_start) X(env_end)
+#define MIGR_GET(name) f->name = mm->name;
+#define MIGR_SET(name) mm->name = f->name;
+
 void migr_get_mm_fields(struct mm_struct *mm, struct migr_mm_fields *f)
 {
 	spin_lock(&mm->arg_lock);
-	f->start_code = mm->start_code;
-	f->end_code = mm->end_code;
-	f->start_data = mm->start_data;
-	f->end_data = mm->end_data;
-	f->start_brk = mm->start_brk;
-	f->brk = mm->brk;
-	f->start_stack = mm->start_stack;
-	f->arg_start = mm->arg_start;
-	f->arg_end = mm->arg_end;
-	f->env_start = mm->env_start;
-	f->env_end = mm->env_end;
+	MIGR_MM_FIELDS(MIGR_GET)
 	spin_unlock(&mm->arg_lock);
 	f->vdso = (unsigned long)mm->context.vdso;
 }
 
-/* As prctl_set_mm_map (kernel/sys.c): mmap read lock plus arg_lock. */
+/* As prctl_set_mm_map (kernel/sys.c): mmap read lock plus arg_lock. vdso is not written. */
 void migr_set_mm_fields(struct mm_struct *mm, const struct migr_mm_fields *f)
 {
 	mmap_read_lock(mm);
 	spin_lock(&mm->arg_lock);
-	mm->start_code = f->start_code;
-	mm->end_code = f->end_code;
-	mm->start_data = f->start_data;
-	mm->end_data = f->end_data;
-	mm->start_brk = f->start_brk;
-	mm->brk = f->brk;
-	mm->start_stack = f->start_stack;
-	mm->arg_start = f->arg_start;
-	mm->arg_end = f->arg_end;
-	mm->env_start = f->env_start;
-	mm->env_end = f->env_end;
+	MIGR_MM_FIELDS(MIGR_SET)
 	spin_unlock(&mm->arg_lock);
 	mmap_read_unlock(mm);
 }

@@ -51,19 +51,23 @@ void migr_nl_notifier_unregister(void)
 	netlink_unregister_notifier(&migr_nl_notifier);
 }
 
+/* skb if its genl header was written, else NULL (skb freed). */
+static struct sk_buff *migr_msg_checked(struct sk_buff *skb, void *hdr)
+{
+	if (skb && !hdr) {
+		nlmsg_free(skb);
+		return NULL;
+	}
+	return skb;
+}
+
 /* A reply to the request of info: an skb with its genl header, or NULL. Process context. */
 struct sk_buff *migr_msg_reply(struct genl_info *info, void **hdr, size_t size)
 {
 	struct sk_buff *skb = genlmsg_new(size, GFP_KERNEL);
 
-	if (!skb)
-		return NULL;
-	*hdr = genlmsg_iput(skb, info);
-	if (!*hdr) {
-		nlmsg_free(skb);
-		return NULL;
-	}
-	return skb;
+	*hdr = skb ? genlmsg_iput(skb, info) : NULL;
+	return migr_msg_checked(skb, *hdr);
 }
 
 /* An event (no request) of command cmd. Process context. */
@@ -71,14 +75,8 @@ struct sk_buff *migr_msg_event(u8 cmd, void **hdr, size_t size)
 {
 	struct sk_buff *skb = genlmsg_new(size, GFP_KERNEL);
 
-	if (!skb)
-		return NULL;
-	*hdr = genlmsg_put(skb, 0, 0, &migr_nl_family, 0, cmd);
-	if (!*hdr) {
-		nlmsg_free(skb);
-		return NULL;
-	}
-	return skb;
+	*hdr = skb ? genlmsg_put(skb, 0, 0, &migr_nl_family, 0, cmd) : NULL;
+	return migr_msg_checked(skb, *hdr);
 }
 
 int migr_msg_put_u32(struct sk_buff *skb, u16 type, u32 value)
