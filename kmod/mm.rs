@@ -138,9 +138,9 @@ impl MmImage {
         // Keep pairs up to and including AT_NULL.
         let end = (0..n)
             .step_by(2)
-            .find(|&i| auxv[i] == 0)
+            .find(|&i| auxv.get(i) == Some(&0))
             .map_or(n, |i| (i + 2).min(n));
-        img.auxv.extend_from_slice(&auxv[..end], GFP_KERNEL)?;
+        img.auxv.extend_from_slice(auxv.get(..end).unwrap_or(&[]), GFP_KERNEL)?;
         let vmas = &mut img.vmas;
         for_each_vma(mm, true, |kind, v, path| {
             let mut p = KVec::new();

@@ -162,7 +162,8 @@ impl Pager {
     }
 
     fn summary(&self, what: &str) {
-        let d: [u64; KINDS] = core::array::from_fn(|i| self.delivered[i].load(Ordering::Relaxed));
+        let mut d = [0u64; KINDS];
+        d.iter_mut().zip(self.delivered.iter()).for_each(|(d, c)| *d = c.load(Ordering::Relaxed));
         pr_info!(
             "pid {}: pager {}: {} faults ({} remote, {} zero), pages by fault {}, prefetch {}, push {}, eager {}\n",
             self.pid,

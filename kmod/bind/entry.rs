@@ -40,6 +40,9 @@ doits! {
 
 // ---- restore session files (glue/file.c) ----
 
+/// # Safety
+/// `session` must be the private data of a live restore file (glue/file.c passes
+/// `file->private_data` from its fops).
 #[no_mangle]
 unsafe extern "C" fn migr_restore_ioctl(session: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: the private data of a live restore file (created by `install_restore_fd`
@@ -51,6 +54,8 @@ unsafe extern "C" fn migr_restore_ioctl(session: *mut c_void, cmd: c_uint, arg: 
     }
 }
 
+/// # Safety
+/// As for `migr_restore_ioctl`.
 #[no_mangle]
 unsafe extern "C" fn migr_restore_poll(session: *mut c_void) -> c_uint {
     // SAFETY: as in `migr_restore_ioctl`.
@@ -58,6 +63,8 @@ unsafe extern "C" fn migr_restore_poll(session: *mut c_void) -> c_uint {
     restore::poll(&s)
 }
 
+/// # Safety
+/// As for `migr_restore_ioctl`.
 #[no_mangle]
 unsafe extern "C" fn migr_restore_waitqueue(session: *mut c_void) -> *mut bindings::wait_queue_head {
     // SAFETY: as in `migr_restore_ioctl`. The queue lives as long as the session, which
@@ -67,6 +74,8 @@ unsafe extern "C" fn migr_restore_waitqueue(session: *mut c_void) -> *mut bindin
     s.wait_queue().raw()
 }
 
+/// # Safety
+/// `session` must be the private data of a restore file, in its release (called once).
 #[no_mangle]
 unsafe extern "C" fn migr_restore_release(session: *mut c_void, control: bool) {
     // SAFETY: the release of a restore file: its reference comes back, once.
@@ -74,6 +83,8 @@ unsafe extern "C" fn migr_restore_release(session: *mut c_void, control: bool) {
     restore::release(s, control);
 }
 
+/// # Safety
+/// `session` must be the private data of a frozen task's hold file, in its release.
 #[no_mangle]
 unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
     // SAFETY: the release of a frozen task's hold file (`install_frozen_fd`), once.
@@ -83,6 +94,9 @@ unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
 
 // ---- the pager's file and vm_operations (glue/pager.c) ----
 
+/// # Safety
+/// `p` must be the private data of a pager file that the caller (the fault handler)
+/// keeps alive; `page` a valid out pointer.
 #[no_mangle]
 unsafe extern "C" fn migr_pager_lookup(p: *mut c_void, pgoff: c_ulong, page: *mut *mut bindings::page) -> c_int {
     // SAFETY: the private data of a pager file (`AnonFile::pager`), which the faulting VMA
@@ -99,6 +113,8 @@ unsafe extern "C" fn migr_pager_lookup(p: *mut c_void, pgoff: c_ulong, page: *mu
     }
 }
 
+/// # Safety
+/// `p` must be the private data of a pager file that the caller keeps alive.
 #[no_mangle]
 unsafe extern "C" fn migr_pager_wait(p: *mut c_void, pgoff: c_ulong) {
     // SAFETY: as in `migr_pager_lookup`; when the fault dropped the mmap lock, it pinned
@@ -107,6 +123,8 @@ unsafe extern "C" fn migr_pager_wait(p: *mut c_void, pgoff: c_ulong) {
     pager::wait(&p, pgoff as u64);
 }
 
+/// # Safety
+/// As for `migr_pager_wait`.
 #[no_mangle]
 unsafe extern "C" fn migr_pager_forked(p: *mut c_void) {
     // SAFETY: vm_ops.open of a VMA that maps (and holds) the pager file.
@@ -114,6 +132,8 @@ unsafe extern "C" fn migr_pager_forked(p: *mut c_void) {
     pager::forked(&p);
 }
 
+/// # Safety
+/// `p` must be the private data of a pager file, in its release (called once).
 #[no_mangle]
 unsafe extern "C" fn migr_pager_file_release(p: *mut c_void) {
     // SAFETY: the release of a pager file: its reference comes back, once.
@@ -121,6 +141,8 @@ unsafe extern "C" fn migr_pager_file_release(p: *mut c_void) {
     pager::file_released(p);
 }
 
+/// # Safety
+/// `p` must be the private data of a pager file mapped by a VMA that the caller holds.
 #[no_mangle]
 unsafe extern "C" fn migr_pager_discard(p: *mut c_void, pgoff: c_ulong, count: c_ulong) {
     // SAFETY: the MMU notifier calls this only for a VMA that maps the pager file (it
@@ -139,6 +161,8 @@ extern "C" fn migr_nl_released(portid: u32) {
 
 // ---- the `fault` module parameter (glue/task.c); may run before module init ----
 
+/// # Safety
+/// `val` must be null or a NUL-terminated string alive during the call.
 #[no_mangle]
 unsafe extern "C" fn migr_fault_param_set(val: *const c_char) -> c_int {
     if val.is_null() {
@@ -152,6 +176,8 @@ unsafe extern "C" fn migr_fault_param_set(val: *const c_char) -> c_int {
     }
 }
 
+/// # Safety
+/// `buf` must be null or have `size` writable bytes.
 #[no_mangle]
 unsafe extern "C" fn migr_fault_param_get(buf: *mut c_char, size: c_uint) -> c_int {
     let name = fault::chosen_name().as_bytes();
@@ -162,8 +188,8 @@ unsafe extern "C" fn migr_fault_param_get(buf: *mut c_char, size: c_uint) -> c_i
     // SAFETY: the parameter code gives a buffer of `size` (PAGE_SIZE) writable bytes;
     // `n + 2 <= size`.
     let out = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), n + 2) };
-    out[..n].copy_from_slice(&name[..n]);
-    out[n] = b'\n';
-    out[n + 1] = 0;
+    for (d, c) in out.iter_mut().zip(name.iter().take(n).chain(b"\n\0".iter())) {
+        *d = *c;
+    }
     (n + 1) as c_int
 }

@@ -123,7 +123,7 @@ impl MmRef {
                 return Ok(());
             }
             let plen = path.iter().position(|&c| c == 0).unwrap_or(0);
-            f(&fields, &v, &path[..plen])?;
+            f(&fields, &v, path.get(..plen).unwrap_or(&[]))?;
             addr = v.end;
         })();
         // SAFETY: taken above.

@@ -17,7 +17,7 @@
 //! - [`entry`]: every function C calls into Rust (doits, file/vm callbacks, notifier,
 //!   module parameter), each a few lines that turn raw pointers into the types above.
 //!
-//! Every `unsafe` block carries a `// SAFETY:` comment, every `unsafe fn` a `# Safety`
+//! Every `unsafe` block carries a `// SAFETY:` comment, every unsafe function a `# Safety`
 //! section, every type with a raw pointer its `# Invariants`.
 #![deny(unsafe_op_in_unsafe_fn)]
 

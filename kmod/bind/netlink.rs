@@ -105,7 +105,7 @@ impl<'a> Attr<'a> {
     pub(crate) fn string(self) -> &'a [u8] {
         let b = self.bytes();
         let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-        &b[..end]
+        b.get(..end).unwrap_or(b)
     }
 }
 

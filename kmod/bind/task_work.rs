@@ -82,6 +82,10 @@ pub(crate) trait TaskWorkRun: Sized {
     fn run(this: Arc<Self>);
 }
 
+/// The callback task_work_add gets for a `T`.
+///
+/// # Safety
+/// `head` must be the head of a `TaskWork` queued by `queue::<T>`, run once.
 unsafe extern "C" fn run<T: HasTaskWork + TaskWorkRun>(head: *mut bindings::callback_head) {
     // SAFETY: `head` is the `head` of the `TaskWork` (first field of a repr(C) struct, so
     // the same address) at `T::OFFSET` in a `T` whose `Arc::into_raw` pointer `queue` gave

@@ -45,6 +45,8 @@ impl WaitQueue {
     /// runs in the waiter's context, after each wake-up, with the task state already set:
     /// it must not sleep.
     pub(crate) fn wait_killable(&self, cond: &dyn Fn() -> bool, ms: u32) -> Result<bool> {
+        /// # Safety
+        /// `arg` must point at a live `&dyn Fn() -> bool`.
         unsafe extern "C" fn call(arg: *const c_void) -> bool {
             // SAFETY: `arg` points at the `&dyn Fn` below, alive for the whole wait.
             let f = unsafe { &*arg.cast::<&dyn Fn() -> bool>() };
