@@ -267,9 +267,11 @@ pub(crate) fn wait(p: &Pager, pgoff: u64) {
     }
 }
 
-/// vm_ops.open on fork: from now on pages are lent, not handed over.
-pub(crate) fn forked(p: &Pager) {
-    if !p.shared.swap(true, Ordering::AcqRel) {
+/// vm_ops.open (split, mremap, fork). A new VMA in another address space than the
+/// caller's is a fork (dup_mmap runs in the parent): from now on pages are lent, not handed
+/// over.
+pub(crate) fn vma_opened(p: &Pager, other_mm: bool) {
+    if other_mm && !p.shared.swap(true, Ordering::AcqRel) {
         pr_info!("pid {}: forked; its pager now lends pages to both\n", p.pid);
     }
 }

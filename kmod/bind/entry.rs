@@ -126,10 +126,10 @@ unsafe extern "C" fn migr_pager_wait(p: *mut c_void, pgoff: c_ulong) {
 /// # Safety
 /// As for `migr_pager_wait`.
 #[no_mangle]
-unsafe extern "C" fn migr_pager_forked(p: *mut c_void) {
+unsafe extern "C" fn migr_pager_vma_opened(p: *mut c_void, other_mm: bool) {
     // SAFETY: vm_ops.open of a VMA that maps (and holds) the pager file.
     let p = unsafe { borrow::<Pager>(p) };
-    pager::forked(&p);
+    pager::vma_opened(&p, other_mm);
 }
 
 /// # Safety

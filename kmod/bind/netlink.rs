@@ -5,11 +5,12 @@
 //!
 //! The family table (ops, policies, GENL_ADMIN_PERM on every command) is generated into
 //! kmod/migr_nl_gen.c from uapi/migr.yaml; its doits land in kmod/bind/entry.rs, which
-//! builds a [`Request`] and calls the handler. Doits run in the sender's context, under the
-//! genl cb_lock (read) with parallel_ops: they may sleep and allocate (GFP_KERNEL) but must
-//! not wait for anything that needs another doit of this family to run first... except
-//! through the killable, time-bounded waits of `WaitQueue`, which the protocol relies on
-//! (freeze waits for the task to park, not for another doit).
+//! builds a [`Request`] and calls the handler.
+//!
+//! Context: a doit runs in the sender's process context under the genl cb_lock (read;
+//! `parallel_ops`, so no genl_mutex): it may allocate with GFP_KERNEL and sleep. The only
+//! long sleeps are the killable, time-bounded waits of `WaitQueue` (freeze waits for the
+//! task to park), which never wait for another doit of this family to run first.
 
 use kernel::ffi::{c_int, c_void};
 use core::marker::PhantomData;

@@ -18,7 +18,7 @@
 /* Defined in kmod/bind/entry.rs. */
 int migr_pager_lookup(void *pager, unsigned long pgoff, struct page **page);
 void migr_pager_wait(void *pager, unsigned long pgoff);
-void migr_pager_forked(void *pager);
+void migr_pager_vma_opened(void *pager, bool other_mm);
 void migr_pager_file_release(void *pager);
 void migr_pager_discard(void *pager, unsigned long pgoff, unsigned long count);
 
@@ -158,12 +158,11 @@ static vm_fault_t migr_pager_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
-/* Called on split, mremap and fork; only fork copies the mapping into another mm (dup_mmap
- * runs in the parent, so the new VMA's mm is not current's). */
+/* Called on split, mremap and fork (dup_mmap runs in the parent, so there the new VMA's mm
+ * is not current's); Rust decides what that means. */
 static void migr_pager_vm_open(struct vm_area_struct *vma)
 {
-	if (vma->vm_mm != current->mm)
-		migr_pager_forked(vma->vm_file->private_data);
+	migr_pager_vma_opened(vma->vm_file->private_data, vma->vm_mm != current->mm);
 }
 
 static const struct vm_operations_struct migr_pager_vm_ops = {
