@@ -18,22 +18,19 @@ pub(crate) use ffi::{MmFields, VmaInfo};
 /// Longest path of a mapped file (PATH_MAX).
 const PATH_MAX: usize = bindings::PATH_MAX as usize;
 
-/// vm_flags bits, from `kernel::bindings` (include/linux/mm.h).
+/// vm_flags bits, from `kernel::bindings` (include/linux/mm.h), as u64.
 pub(crate) mod vm {
-    use kernel::bindings;
-    pub(crate) const READ: u64 = bindings::VM_READ as u64;
-    pub(crate) const WRITE: u64 = bindings::VM_WRITE as u64;
-    pub(crate) const EXEC: u64 = bindings::VM_EXEC as u64;
-    pub(crate) const SHARED: u64 = bindings::VM_SHARED as u64;
-    pub(crate) const MAYSHARE: u64 = bindings::VM_MAYSHARE as u64;
-    pub(crate) const GROWSDOWN: u64 = bindings::VM_GROWSDOWN as u64;
-    pub(crate) const PFNMAP: u64 = bindings::VM_PFNMAP as u64;
-    pub(crate) const IO: u64 = bindings::VM_IO as u64;
-    pub(crate) const MIXEDMAP: u64 = bindings::VM_MIXEDMAP as u64;
-    pub(crate) const NORESERVE: u64 = bindings::VM_NORESERVE as u64;
-    pub(crate) const DONTCOPY: u64 = bindings::VM_DONTCOPY as u64;
-    pub(crate) const DONTDUMP: u64 = bindings::VM_DONTDUMP as u64;
-    pub(crate) const WIPEONFORK: u64 = bindings::VM_WIPEONFORK as u64;
+    macro_rules! vm_flags {
+        ($($name:ident = $c:ident),* $(,)?) => {
+            $(pub(crate) const $name: u64 = kernel::bindings::$c as u64;)*
+        };
+    }
+    vm_flags! {
+        READ = VM_READ, WRITE = VM_WRITE, EXEC = VM_EXEC, SHARED = VM_SHARED,
+        MAYSHARE = VM_MAYSHARE, GROWSDOWN = VM_GROWSDOWN, PFNMAP = VM_PFNMAP, IO = VM_IO,
+        MIXEDMAP = VM_MIXEDMAP, NORESERVE = VM_NORESERVE, DONTCOPY = VM_DONTCOPY,
+        DONTDUMP = VM_DONTDUMP, WIPEONFORK = VM_WIPEONFORK,
+    }
 }
 
 /// A reference to an address space.
