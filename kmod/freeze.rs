@@ -3,8 +3,9 @@
 //! controller says thaw (the migration failed) or commit (it runs elsewhere now).
 //!
 //! How a task parks itself (no exported kernel function can stop another task for us):
-//! 1. `freeze` queues `park` with TWA_SIGNAL: it wakes an interruptible sleeper (its syscall
-//!    returns -ERESTART*) and runs from get_signal() on the way back to user mode.
+//! 1. `freeze` queues the session's task work with TWA_SIGNAL: it wakes an interruptible
+//!    sleeper (its syscall returns -ERESTART*) and runs from get_signal() on the way back
+//!    to user mode.
 //! 2. `park` runs as the task: it dumps itself (applying the syscall-restart fix-up the
 //!    kernel would apply next, see thread.rs), then sleeps (killable) until thaw, commit,
 //!    SIGKILL or the timeout. Thaw and timeout just return: the task carries on unchanged,
@@ -13,306 +14,253 @@
 //! (A two-stage scheme, a first work queueing a TWA_RESUME second one to run after the
 //! fix-up, does not work: task_work_run() keeps running works queued while it runs.)
 //!
-//! Lifetime: each queued work owns one `Arc` reference and one module reference
-//! (task_work_cancel is not exported, so the module must stay until the work has run).
+//! Lifetime: the queued work owns one `Arc` reference and one module reference
+//! (bind::task_work); the hold file one `Arc` reference (bind::file).
 
-use core::cell::UnsafeCell;
-use core::ffi::{c_int, c_void};
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use kernel::bindings;
 use kernel::error::code;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{Arc, Mutex};
 
-use kernel::types::Opaque;
-
-use crate::glue::{self, TaskFacts, Work};
+use crate::bind::atomic::{state_enum, AtomicEnum};
+use crate::bind::file::install_frozen_fd;
+use crate::bind::global::{Global, GlobalOwner};
+use crate::bind::netlink::Request;
+use crate::bind::task::{self, find_task};
+use crate::bind::task_work::{self, impl_has_task_work, Notify, TaskWork, TaskWorkRun};
+use crate::bind::waitq::WaitQueue;
 use crate::image::Image;
 use crate::mm::{MmImage, MmRef};
-use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
-use crate::thread::ThreadImage;
-use crate::uapi_gen as uapi;
 use crate::registry::Registry;
-use crate::waitq::WaitQueue;
+use crate::thread::ThreadImage;
+use crate::uapi_gen::{self as uapi, Refusal};
 
 const DEFAULT_TIMEOUT_MS: u32 = 30_000;
 const DEFAULT_HOLD_MS: u32 = 600_000;
 const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
-// Session states. QUEUED -> PARKED -> THAW|COMMIT -> DONE; QUEUED -> CANCELLED|FAILED;
-// PARKED -> HANDED -> COMMIT (lazy mode).
-const QUEUED: u32 = 0;
-const PARKED: u32 = 1;
-const THAW: u32 = 2;
-const COMMIT: u32 = 3;
-const DONE: u32 = 4;
-const CANCELLED: u32 = 5;
-const FAILED: u32 = 6;
-/// Lazy mode: runs elsewhere, parked as the page server; never thawed again.
-const HANDED: u32 = 7;
+state_enum! {
+    /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed;
+    /// Parked -> Handed -> Commit (lazy mode).
+    pub(crate) enum FreezeState {
+        /// The work is queued; the task has not reached it yet.
+        Queued = 0,
+        /// Dumped and sleeping; the image is ready for the doit.
+        Parked = 1,
+        Thaw = 2,
+        Commit = 3,
+        /// The task acted on the decision.
+        Done = 4,
+        /// The freeze gave up before the task parked.
+        Cancelled = 5,
+        /// The dump failed; the task carried on.
+        Failed = 6,
+        /// Lazy mode: runs elsewhere, parked as the page server; never thawed again.
+        Handed = 7,
+    }
+}
 
+#[pin_data]
 pub(crate) struct FreezeSession {
     id: u32,
     pid: i32,
     /// How long the task may stay parked without a decision.
     hold_ms: u32,
-    state: AtomicU32,
-    /// Written by `park` before it sets PARKED (release); taken by the freeze doit after it
-    /// sees PARKED (acquire). Nobody else touches it, so no lock is needed.
-    image: UnsafeCell<Option<KBox<Image>>>,
+    state: AtomicEnum<FreezeState>,
+    /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
+    /// Parked. The mutex only makes the handoff safe; it is never contended.
+    #[pin]
+    image: Mutex<Option<KBox<Image>>>,
+    #[pin]
     wq: WaitQueue,
-    work: Opaque<Work>,
+    work: TaskWork,
 }
 
-// SAFETY: the state is atomic, `image` follows the handoff protocol documented on the
-// field, and the wait queue and works are kernel objects with their own locking.
-unsafe impl Send for FreezeSession {}
-// SAFETY: see `Send`.
-unsafe impl Sync for FreezeSession {}
+impl_has_task_work!(FreezeSession, work);
 
 impl FreezeSession {
+    fn new(id: u32, pid: i32, hold_ms: u32) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(FreezeSession {
+                id,
+                pid,
+                hold_ms,
+                state: AtomicEnum::new(FreezeState::Queued),
+                image <- kernel::new_mutex!(None),
+                wq <- WaitQueue::new(),
+                work: TaskWork::new(),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
     fn wake(&self) {
         self.wq.wake_all();
     }
 
+    fn set(&self, to: FreezeState) {
+        self.state.store(to);
+        self.wake();
+    }
+
     /// Sleep (killable) until the state leaves `from`, at most `ms`. Returns the state then,
     /// or Err(EINTR) on a fatal signal.
-    fn wait_while(&self, from: u32, ms: u32) -> Result<u32> {
-        self.wq.wait_killable(&|| self.state.load(Ordering::Acquire) != from, ms)?;
-        Ok(self.state.load(Ordering::Acquire))
+    fn wait_while(&self, from: FreezeState, ms: u32) -> Result<FreezeState> {
+        self.wq.wait_killable(&|| self.state.load() != from, ms)?;
+        Ok(self.state.load())
     }
 
-    fn new(id: u32, pid: i32, hold_ms: u32) -> Result<Arc<Self>> {
-        let s = Arc::new(
-            FreezeSession {
-                id,
-                pid,
-                hold_ms,
-                state: AtomicU32::new(QUEUED),
-                image: UnsafeCell::new(None),
-                wq: WaitQueue::uninit(),
-                work: Opaque::uninit(),
-            },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: the Arc's contents never move; nobody else has the session yet.
-        unsafe { s.wq.init() };
-        Ok(s)
+    /// Move a parked session to `to` and wake the task. False if it was not parked.
+    fn decide(&self, to: FreezeState) -> bool {
+        let ok = self.state.transition(FreezeState::Parked, to).is_ok();
+        self.wake();
+        ok
     }
 }
 
-/// Frozen sessions. `REGISTRY` points at the module's table from init on; it is never
-/// cleared, because nothing can use it after exit: the family is unregistered first (no doit
-/// runs) and pending works pin the module.
+/// Frozen sessions, from module init to exit.
 pub(crate) type Sessions = Registry<FreezeSession>;
+static SESSIONS: Global<Sessions> = Global::new();
+static NEXT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
 
-static REGISTRY: AtomicPtr<Sessions> = AtomicPtr::new(core::ptr::null_mut());
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
-
-pub(crate) fn new_registry() -> Result<Pin<KBox<Sessions>>> {
-    let r = KBox::pin_init(Sessions::new(), GFP_KERNEL)?;
-    REGISTRY.store((&*r as *const Sessions).cast_mut(), Ordering::Release);
-    Ok(r)
+pub(crate) fn init_registry() -> Result<GlobalOwner<Sessions>> {
+    Ok(SESSIONS.set(KBox::pin_init(Sessions::new(), GFP_KERNEL)?))
 }
 
-fn sessions() -> &'static Sessions {
-    // SAFETY: non-null between module init and exit, and only doits and parked works (both
-    // impossible outside that window, see `REGISTRY`) call this.
-    unsafe { &*REGISTRY.load(Ordering::Acquire) }
-}
-
-/// A task reference, dropped with put_task_struct.
-struct TaskRef(*mut glue::Task);
-
-impl TaskRef {
-    fn find(pid: i32) -> Option<Self> {
-        // SAFETY: looks the pid up in the caller's pid namespace and takes a reference.
-        let t = unsafe { glue::migr_get_task(pid) };
-        (!t.is_null()).then(|| TaskRef(t))
-    }
-
-    fn facts(&self) -> TaskFacts {
-        let mut f = TaskFacts::default();
-        // SAFETY: we hold a reference on the task.
-        unsafe { glue::migr_task_facts(self.0, &mut f) };
-        f
+fn forget(id: u32) {
+    if let Ok(reg) = SESSIONS.get() {
+        reg.remove(|s| s.id == id);
     }
 }
 
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        // SAFETY: the reference was taken in `find`.
-        unsafe { glue::migr_put_task(self.0) };
-    }
-}
-
-/// Why `t` cannot be frozen, if it cannot.
-fn refusal(t: &TaskRef) -> Result<Option<(u32, u64)>> {
-    let f = t.facts();
-    let mut me = TaskFacts::default();
-    // SAFETY: current is always valid.
-    unsafe { glue::migr_task_facts(glue::migr_current(), &mut me) };
-    let simple = if f.kernel_thread != 0 {
-        Some(uapi::REFUSAL_KERNEL_THREAD)
-    } else if f.init != 0 {
-        Some(uapi::REFUSAL_INIT)
+/// Why `t` cannot be frozen, if it cannot: (refusal, address).
+fn refusal(t: &kernel::task::Task) -> Result<Option<(Refusal, u64)>> {
+    let f = task::facts(t);
+    let me = task::facts(kernel::current!());
+    let simple = if f.kernel_thread {
+        Some(Refusal::KernelThread)
+    } else if f.pid == 1 || f.global_init {
+        Some(Refusal::Init)
     } else if f.pid == me.pid {
-        Some(uapi::REFUSAL_SELF)
-    } else if f.exiting != 0 {
-        Some(uapi::REFUSAL_EXITING)
+        Some(Refusal::Self_)
+    } else if f.exiting {
+        Some(Refusal::Exiting)
     } else if f.threads > 1 {
-        Some(uapi::REFUSAL_MULTI_THREADED)
-    } else if f.ptraced != 0 {
-        Some(uapi::REFUSAL_PTRACED)
+        Some(Refusal::MultiThreaded)
+    } else if f.ptraced {
+        Some(Refusal::Ptraced)
     } else {
         None
     };
     if let Some(r) = simple {
         return Ok(Some((r, 0)));
     }
-    let Some(mm) = MmRef::of_task(t.0) else {
-        return Ok(Some((uapi::REFUSAL_KERNEL_THREAD, 0)));
+    let Some(mm) = MmRef::of_task(t) else {
+        return Ok(Some((Refusal::KernelThread, 0)));
     };
-    mm.refusal()
+    crate::mm::refusal(&mm)
 }
 
-fn reply_refusal(info: *mut glue::GenlInfo, why: u32, addr: u64) -> Result {
-    // SAFETY: `info` is the running doit's; the reply is sent before it returns.
-    let mut r = unsafe { Reply::new(info)? };
-    r.put_u32(uapi::A_TASK_REFUSAL, why)?;
+fn reply_refusal(req: &Request<'_>, why: Refusal, addr: u64) -> Result {
+    let mut r = req.reply(0)?;
+    r.put_u32(uapi::A_TASK_REFUSAL, why as u32)?;
     r.put_u64(uapi::A_TASK_REFUSAL_ADDR, addr, uapi::A_TASK_PAD)?;
     r.send()
 }
 
-fn freeze(info: *mut glue::GenlInfo) -> Result {
-    require_sys_admin()?;
-    // SAFETY: `info` belongs to the running doit.
-    let req = unsafe { Request::new(info) };
-    let pid = req.u32(uapi::A_TASK_PID).ok_or(code::EINVAL)?;
-    let pid = i32::try_from(pid).map_err(|_| code::EINVAL)?;
+/// The `freeze` doit.
+pub(crate) fn freeze(req: &Request<'_>) -> Result {
+    let pid_attr = req.require(uapi::A_TASK_PID)?;
+    let pid = i32::try_from(pid_attr.u32()).map_err(|_| req.bad(pid_attr))?;
     let timeout_ms = req.u32(uapi::A_TASK_TIMEOUT_MS).unwrap_or(DEFAULT_TIMEOUT_MS).clamp(100, MAX_TIMEOUT_MS);
     let hold_ms = req.u32(uapi::A_TASK_HOLD_TIMEOUT_MS).unwrap_or(DEFAULT_HOLD_MS).clamp(100, MAX_TIMEOUT_MS);
 
-    let Some(task) = TaskRef::find(pid) else {
-        return reply_refusal(info, uapi::REFUSAL_NO_SUCH_PID, 0);
+    let Some(task) = find_task(pid) else {
+        return reply_refusal(req, Refusal::NoSuchPid, 0);
     };
     if let Some((why, addr)) = refusal(&task)? {
-        return reply_refusal(info, why, addr);
+        return reply_refusal(req, why, addr);
     }
-    let reg = sessions();
-    let session = FreezeSession::new(NEXT_ID.fetch_add(1, Ordering::Relaxed), pid, hold_ms)?;
+    let reg = SESSIONS.get()?;
+    let session = FreezeSession::new(NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), pid, hold_ms)?;
     match reg.insert(session.clone(), |s| s.pid == pid) {
         Ok(()) => {}
-        Err(e) if e == code::EEXIST => return reply_refusal(info, uapi::REFUSAL_ALREADY_FROZEN, 0),
+        Err(e) if e == code::EEXIST => return reply_refusal(req, Refusal::AlreadyFrozen, 0),
         Err(e) => return Err(e),
     }
-
-    // SAFETY: plain module refcount; paired with the put at the end of the work chain.
-    if !unsafe { glue::migr_try_module_get() } {
-        reg.remove(|s| s.id == session.id);
-        return Err(code::ENODEV);
-    }
-    let raw = Arc::into_raw(session.clone());
-    // SAFETY: `first` lives as long as the reference `raw` that the work now owns; the task
-    // is held by `task`.
-    let r = unsafe { glue::migr_task_work_add(task.0, (*raw).work.get(), park, true) };
-    if r < 0 {
-        // SAFETY: the work was not queued, so the reference is still ours.
-        drop(unsafe { Arc::from_raw(raw) });
-        // SAFETY: paired with the get above.
-        unsafe { glue::migr_module_put() };
-        reg.remove(|s| s.id == session.id);
-        return reply_refusal(info, uapi::REFUSAL_EXITING, 0);
+    match task_work::queue(&task, session.clone(), Notify::Signal) {
+        Ok(()) => {}
+        Err(e) if e == code::ESRCH => {
+            reg.remove(|s| s.id == session.id);
+            return reply_refusal(req, Refusal::Exiting, 0);
+        }
+        Err(e) => {
+            reg.remove(|s| s.id == session.id);
+            return Err(e);
+        }
     }
     drop(task);
 
-    let state = match session.wait_while(QUEUED, timeout_ms) {
+    let state = match session.wait_while(FreezeState::Queued, timeout_ms) {
         Ok(s) => s,
         Err(e) => {
             cancel(&session);
             return Err(e);
         }
     };
-    if state == QUEUED {
-        if cancel(&session) {
-            pr_info!("pid {}: did not reach a user-mode boundary in {} ms\n", pid, timeout_ms);
-            return reply_refusal(info, uapi::REFUSAL_FREEZE_TIMEOUT, 0);
-        }
+    if state == FreezeState::Queued && cancel(&session) {
+        pr_info!("pid {}: did not reach a user-mode boundary in {} ms\n", pid, timeout_ms);
+        return reply_refusal(req, Refusal::FreezeTimeout, 0);
     }
-    match session.state.load(Ordering::Acquire) {
-        PARKED => {}
-        FAILED => {
+    match session.state.load() {
+        FreezeState::Parked => {}
+        FreezeState::Failed => {
             reg.remove(|s| s.id == session.id);
             return Err(code::EIO);
         }
-        _ => return reply_refusal(info, uapi::REFUSAL_EXITING, 0),
+        _ => return reply_refusal(req, Refusal::Exiting, 0),
     }
-    // SAFETY: PARKED was observed with acquire ordering, so `park` has finished writing the
-    // image and never touches it again; only this doit takes it.
-    let image = unsafe { (*session.image.get()).take() }.ok_or(code::EIO)?;
+    // Parked was observed (acquire), so `park` has stored the image and never touches it
+    // again; only this doit takes it.
+    let image = session.image.lock().take().ok_or(code::EIO)?;
     let sent = (|| {
-        // SAFETY: `info` belongs to the running doit.
-        let mut r = unsafe { Reply::with_size(info, image.reply_size())? };
+        let mut r = req.reply(image.reply_size())?;
         r.put_u32(uapi::A_TASK_SESSION, session.id)?;
-        r.put_u32(uapi::A_TASK_FD, install_hold(&session)?)?;
+        r.put_u32(uapi::A_TASK_FD, install_frozen_fd(session.clone())?)?;
         image.put(&mut r)?;
         r.send()
     })();
     if let Err(e) = sent {
         pr_warn!("pid {}: image reply failed ({:?}); thawing\n", pid, e);
-        decide(&session, THAW);
+        session.decide(FreezeState::Thaw);
         return Err(e);
     }
     pr_info!("pid {} frozen (session {}, {} mappings)\n", pid, session.id, image.mm.vmas.len());
     Ok(())
 }
 
-/// Give up a freeze that has not parked yet. False if the task parked meanwhile.
+/// Give up a freeze that has not parked yet. False if the task parked meanwhile (it is
+/// thawed then).
 fn cancel(s: &FreezeSession) -> bool {
-    if s.state.compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-        sessions().remove(|x| x.id == s.id);
+    if s.state.transition(FreezeState::Queued, FreezeState::Cancelled).is_ok() {
+        forget(s.id);
         return true;
     }
-    if s.state.load(Ordering::Acquire) == PARKED {
-        decide(s, THAW);
+    if s.state.load() == FreezeState::Parked {
+        s.decide(FreezeState::Thaw);
     }
     false
 }
 
-/// Move a parked session to THAW or COMMIT and wake the task. False if it was not parked.
-fn decide(s: &FreezeSession, to: u32) -> bool {
-    let ok = s.state.compare_exchange(PARKED, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
-    s.wake();
-    ok
+impl TaskWorkRun for FreezeSession {
+    fn run(this: Arc<Self>) {
+        park(this);
+    }
 }
 
-/// End of a work chain: drop the session reference and the module reference.
-fn chain_end(s: Arc<FreezeSession>) {
-    drop(s);
-    // SAFETY: paired with the get in `freeze`. The few instructions left after this put
-    // run while the module is about to be removed only if rmmod races with the very end
-    // of a work, which needs a module refcount of zero *and* rmmod's synchronize_rcu.
-    unsafe { glue::migr_module_put() };
-}
-
-/// Recover the session of a work from the pointer to its `work` field.
-///
-/// # Safety
-/// `work` must be the `work` field of a session whose reference was handed to this work by
-/// `Arc::into_raw`.
-unsafe fn session_of(work: *mut Work) -> Arc<FreezeSession> {
-    let off = core::mem::offset_of!(FreezeSession, work);
-    // SAFETY: per the contract, subtracting the field offset yields the pointer that
-    // `Arc::into_raw` returned.
-    unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<FreezeSession>()) }
-}
-
-unsafe extern "C" fn park(work: *mut Work) {
-    // SAFETY: queued by `freeze` with `work` and a reference from `Arc::into_raw`.
-    let s = unsafe { session_of(work) };
-    // SAFETY: no preconditions.
-    if s.state.load(Ordering::Acquire) != QUEUED || unsafe { glue::migr_current_exiting() } {
-        return chain_end(s);
+/// The task work: runs as the task, from get_signal(). Sleeps while parked.
+fn park(s: Arc<FreezeSession>) {
+    if s.state.load() != FreezeState::Queued || task::current_exiting() {
+        return;
     }
     let image = (|| -> Result<KBox<Image>> {
         let thread = ThreadImage::capture()?;
@@ -324,122 +272,94 @@ unsafe extern "C" fn park(work: *mut Work) {
         Ok(i) => i,
         Err(e) => {
             pr_warn!("pid {}: dump failed ({:?}); carrying on\n", s.pid, e);
-            if s.state.compare_exchange(QUEUED, FAILED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            if s.state.transition(FreezeState::Queued, FreezeState::Failed).is_ok() {
                 s.wake();
             }
-            return chain_end(s);
+            return;
         }
     };
-    // SAFETY: state is still QUEUED, so the doit does not read the image yet (it reads only
-    // after PARKED is published below).
-    unsafe { *s.image.get() = Some(image) };
-    if s.state.compare_exchange(QUEUED, PARKED, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        return chain_end(s); // cancelled meanwhile
+    *s.image.lock() = Some(image);
+    if s.state.transition(FreezeState::Queued, FreezeState::Parked).is_err() {
+        return; // cancelled meanwhile
     }
     s.wake();
 
     // Parked: sleep killable (a frozen task must stay killable) until a decision.
-    let mut outcome = s.wait_while(PARKED, s.hold_ms);
-    if outcome == Ok(HANDED) {
+    let mut outcome = s.wait_while(FreezeState::Parked, s.hold_ms);
+    if outcome == Ok(FreezeState::Handed) {
         // Serving pages for its copy elsewhere: wait for commit; never come back.
-        outcome = s.wait_while(HANDED, s.hold_ms);
-        if outcome == Ok(HANDED) {
+        outcome = s.wait_while(FreezeState::Handed, s.hold_ms);
+        if outcome == Ok(FreezeState::Handed) {
             pr_warn!("pid {}: handed over, no commit within {} ms; ending the original\n", s.pid, s.hold_ms);
-            let _ = s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire);
-            outcome = Ok(COMMIT);
+            let _ = s.state.transition(FreezeState::Handed, FreezeState::Commit);
+            outcome = Ok(FreezeState::Commit);
         }
     }
     let state = match outcome {
-        Ok(PARKED) => {
-            if decide(&s, THAW) || s.state.load(Ordering::Acquire) == THAW {
+        Ok(FreezeState::Parked) => {
+            if s.decide(FreezeState::Thaw) || s.state.load() == FreezeState::Thaw {
                 pr_warn!("pid {}: no thaw or commit within {} ms; resuming\n", s.pid, s.hold_ms);
             }
-            s.state.load(Ordering::Acquire)
+            s.state.load()
         }
         Ok(st) => st,
         Err(_) => {
             // SIGKILL while parked: it dies on its way out, as it would have anyway.
-            let _ = s.state.compare_exchange(PARKED, THAW, Ordering::AcqRel, Ordering::Acquire);
-            THAW
+            let _ = s.state.transition(FreezeState::Parked, FreezeState::Thaw);
+            FreezeState::Thaw
         }
     };
-    if state == COMMIT {
+    if state == FreezeState::Commit {
         // It runs on another node now; end the original here.
-        // SAFETY: signals current; no preconditions.
-        unsafe { glue::migr_kill_current() };
+        task::kill_current();
     }
-    s.state.store(DONE, Ordering::Release);
-    s.wake();
-    sessions().remove(|x| x.id == s.id);
-    chain_end(s);
+    s.set(FreezeState::Done);
+    forget(s.id);
 }
 
-/// Give the caller a descriptor whose last close thaws the task if it is still parked: a
-/// controller that dies or forgets never leaves a task frozen until the timeout.
-fn install_hold(s: &Arc<FreezeSession>) -> Result<u32> {
-    let raw = Arc::into_raw(s.clone());
-    // SAFETY: the file takes over the reference `raw`; `migr_freeze_release` gives it back.
-    let fd = unsafe { glue::migr_freeze_fd_install(raw.cast()) };
-    if fd < 0 {
-        // SAFETY: no file was created; the reference is still ours.
-        drop(unsafe { Arc::from_raw(raw) });
-        return Err(Error::from_errno(fd));
-    }
-    Ok(fd as u32)
-}
-
-#[no_mangle]
-pub(crate) unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
-    // SAFETY: the last close of the hold file gives back the reference of `install_hold`.
-    let s = unsafe { Arc::from_raw(session.cast::<FreezeSession>().cast_const()) };
-    if decide(&s, THAW) {
+/// The last close of the hold file: a controller that dies or forgets never leaves a task
+/// frozen until the timeout.
+pub(crate) fn release(s: Arc<FreezeSession>) {
+    if s.decide(FreezeState::Thaw) {
         pr_warn!("pid {}: controller let go without commit; thawed\n", s.pid);
-    } else if s.state.compare_exchange(HANDED, COMMIT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+    } else if s.state.transition(FreezeState::Handed, FreezeState::Commit).is_ok() {
         s.wake();
         pr_warn!("pid {}: controller gone after hand-over; the original ends\n", s.pid);
     }
 }
 
-fn thaw_or_commit(info: *mut glue::GenlInfo, to: u32) -> Result {
-    require_sys_admin()?;
-    // SAFETY: `info` belongs to the running doit.
-    let req = unsafe { Request::new(info) };
-    let id = req.u32(uapi::A_TASK_SESSION).ok_or(code::EINVAL)?;
-    let s = sessions().find(|s| s.id == id).ok_or(code::ENOENT)?;
-    let from = if to == HANDED { PARKED } else { s.state.load(Ordering::Acquire) };
-    let ok = (from == PARKED || (from == HANDED && to == COMMIT))
-        && s.state.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok();
+fn decide_doit(req: &Request<'_>, to: FreezeState) -> Result {
+    let id = req.need_u32(uapi::A_TASK_SESSION)?;
+    let s = SESSIONS.get()?.find(|s| s.id == id).ok_or(code::ENOENT)?;
+    let from = if to == FreezeState::Handed { FreezeState::Parked } else { s.state.load() };
+    let ok = (from == FreezeState::Parked || (from == FreezeState::Handed && to == FreezeState::Commit))
+        && s.state.transition(from, to).is_ok();
     s.wake();
     if !ok {
         return Err(code::EINVAL); // not parked (already decided or timed out)
     }
-    if to == HANDED {
+    if to == FreezeState::Handed {
         pr_info!("pid {} handed over: parked as the page server\n", s.pid);
         return Ok(());
     }
     // Wait (briefly) until the task has acted, so that "committed" means the original is
     // gone and "thawed" means it runs again.
     let _ = s.wait_while(to, 5_000);
-    pr_info!("pid {} {}\n", s.pid, if to == COMMIT { "committed: original ends" } else { "thawed" });
+    pr_info!("pid {} {}\n", s.pid, if to == FreezeState::Commit { "committed: original ends" } else { "thawed" });
     Ok(())
 }
 
-#[no_mangle]
-pub(crate) extern "C" fn migr_nl_freeze_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
-    doit_result(freeze(info))
+/// The `thaw` doit.
+pub(crate) fn thaw(req: &Request<'_>) -> Result {
+    decide_doit(req, FreezeState::Thaw)
 }
 
-#[no_mangle]
-pub(crate) extern "C" fn migr_nl_thaw_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
-    doit_result(thaw_or_commit(info, THAW))
+/// The `commit` doit.
+pub(crate) fn commit(req: &Request<'_>) -> Result {
+    decide_doit(req, FreezeState::Commit)
 }
 
-#[no_mangle]
-pub(crate) extern "C" fn migr_nl_hand_over_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
-    doit_result(thaw_or_commit(info, HANDED))
-}
-
-#[no_mangle]
-pub(crate) extern "C" fn migr_nl_commit_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> c_int {
-    doit_result(thaw_or_commit(info, COMMIT))
+/// The `hand-over` doit.
+pub(crate) fn hand_over(req: &Request<'_>) -> Result {
+    decide_doit(req, FreezeState::Handed)
 }

@@ -6,34 +6,17 @@ use core::mem::size_of;
 use kernel::error::code;
 use kernel::prelude::*;
 
-use crate::glue::{self, MmFields, Sigaction, VmaInfo};
-use crate::mm::{MmImage, Vma, AUXV_MAX};
-use crate::netlink::{Reply, Request};
-use crate::thread::{ThreadImage, NREGS, NSIG};
+use crate::bind::bytes::{as_bytes, copy_from_bytes};
+use crate::bind::cpu::{self, Sigaction, ThreadState, NREGS, NSIG};
+use crate::bind::netlink::{Message, Request};
+use crate::mm::{MmFields, MmImage, Vma, VmaInfo, AUXV_MAX};
+use crate::thread::ThreadImage;
 use crate::uapi_gen as uapi;
 
 pub(crate) struct Image {
     pub(crate) pid: u32,
     pub(crate) thread: ThreadImage,
     pub(crate) mm: MmImage,
-}
-
-/// View a slice of plain-old-data values as bytes.
-fn as_bytes<T: Copy>(v: &[T]) -> &[u8] {
-    // SAFETY: T is a repr(C) integer aggregate without padding (u64 arrays, Sigaction,
-    // MmFields), so every byte is initialised; the length covers exactly the slice.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast::<u8>(), core::mem::size_of_val(v)) }
-}
-
-/// Fill `out` from bytes of exactly its size.
-fn from_bytes<T: Copy>(out: &mut [T], b: &[u8]) -> Result {
-    if b.len() != core::mem::size_of_val(out) {
-        return Err(code::EINVAL);
-    }
-    // SAFETY: lengths match (checked above) and any bit pattern is valid for these
-    // integer-only types.
-    unsafe { core::ptr::copy_nonoverlapping(b.as_ptr(), out.as_mut_ptr().cast::<u8>(), b.len()) };
-    Ok(())
 }
 
 impl Image {
@@ -43,14 +26,14 @@ impl Image {
         4096 + self.thread.xstate.len() + NSIG * size_of::<Sigaction>() + vmas
     }
 
-    pub(crate) fn put(&self, r: &mut Reply) -> Result {
+    pub(crate) fn put(&self, r: &mut Message<'_>) -> Result {
         let t = &self.thread;
         let pad = uapi::A_TASK_PAD;
         r.put_u32(uapi::A_TASK_PID, self.pid)?;
         let clen = t.comm.iter().position(|&c| c == 0).unwrap_or(t.comm.len());
         let mut comm = [0u8; 17];
-        comm[..clen].copy_from_slice(&t.comm[..clen]);
-        r.put_bytes(uapi::A_TASK_COMM, &comm[..=clen])?;
+        comm.iter_mut().zip(t.comm.iter().take(clen)).for_each(|(d, s)| *d = *s);
+        r.put_bytes(uapi::A_TASK_COMM, comm.get(..=clen).unwrap_or(&comm))?;
         r.put_bytes(uapi::A_TASK_REGS, as_bytes(&t.regs))?;
         r.put_bytes(uapi::A_TASK_XSTATE, &t.xstate)?;
         r.put_u64(uapi::A_TASK_SIGMASK, t.state.sigmask, pad)?;
@@ -69,49 +52,48 @@ impl Image {
         r.put_bytes(uapi::A_TASK_MM, as_bytes(core::slice::from_ref(&self.mm.fields)))?;
         r.put_bytes(uapi::A_TASK_AUXV, as_bytes(&self.mm.auxv))?;
         for v in self.mm.vmas.iter() {
-            let nest = r.nest_start(uapi::A_TASK_VMA)?;
-            r.put_u64(uapi::A_VMA_START, v.info.start, uapi::A_VMA_PAD)?;
-            r.put_u64(uapi::A_VMA_END, v.info.end, uapi::A_VMA_PAD)?;
-            r.put_u64(uapi::A_VMA_FLAGS, v.info.flags, uapi::A_VMA_PAD)?;
-            r.put_u64(uapi::A_VMA_PGOFF, v.info.pgoff, uapi::A_VMA_PAD)?;
-            r.put_u32(uapi::A_VMA_KIND, v.info.kind)?;
-            if !v.path.is_empty() {
-                let mut p = KVec::with_capacity(v.path.len() + 1, GFP_KERNEL)?;
-                p.extend_from_slice(&v.path, GFP_KERNEL)?;
-                p.push(0, GFP_KERNEL)?;
-                r.put_bytes(uapi::A_VMA_PATH, &p)?;
-            }
-            r.nest_end(nest);
+            r.nest(uapi::A_TASK_VMA, |r| {
+                r.put_u64(uapi::A_VMA_START, v.info.start, uapi::A_VMA_PAD)?;
+                r.put_u64(uapi::A_VMA_END, v.info.end, uapi::A_VMA_PAD)?;
+                r.put_u64(uapi::A_VMA_FLAGS, v.info.flags, uapi::A_VMA_PAD)?;
+                r.put_u64(uapi::A_VMA_PGOFF, v.info.pgoff, uapi::A_VMA_PAD)?;
+                r.put_u32(uapi::A_VMA_KIND, v.info.kind)?;
+                if !v.path.is_empty() {
+                    let mut p = KVec::with_capacity(v.path.len() + 1, GFP_KERNEL)?;
+                    p.extend_from_slice(&v.path, GFP_KERNEL)?;
+                    p.push(0, GFP_KERNEL)?;
+                    r.put_bytes(uapi::A_VMA_PATH, &p)?;
+                }
+                Ok(())
+            })?;
         }
         Ok(())
     }
 
-    /// Read an image from a restore request. Missing mandatory parts are EINVAL; the
-    /// xstate must have this CPU's size (the same CPU model on both nodes).
-    pub(crate) fn parse(req: &Request) -> Result<Self> {
-        let need = |ty| req.get(ty).ok_or(code::EINVAL);
+    /// Read an image from a restore request. Missing mandatory parts are EINVAL, named in
+    /// the extack; the xstate must have this CPU's size (the same CPU model on both nodes).
+    pub(crate) fn parse(req: &Request<'_>) -> Result<Self> {
         let mut regs = [0u64; NREGS];
-        from_bytes(&mut regs, need(uapi::A_TASK_REGS)?.bytes())?;
-        let xs = need(uapi::A_TASK_XSTATE)?.bytes();
-        // SAFETY: no preconditions.
-        let here = unsafe { glue::migr_xstate_size() };
-        if usize::try_from(here).ok() != Some(xs.len()) {
+        copy_from_bytes(&mut regs, req.require(uapi::A_TASK_REGS)?.bytes())?;
+        let xs_attr = req.require(uapi::A_TASK_XSTATE)?;
+        let xs = xs_attr.bytes();
+        let here = cpu::xstate_size()?;
+        if here != xs.len() {
             pr_warn!("restore: xstate of {} bytes, this CPU uses {}\n", xs.len(), here);
+            req.bad(xs_attr);
             return Err(code::ENOTSUPP);
         }
         let mut xstate = KVec::new();
         xstate.extend_from_slice(xs, GFP_KERNEL)?;
         let mut sigactions = [Sigaction::default(); NSIG];
-        from_bytes(&mut sigactions, need(uapi::A_TASK_SIGACTIONS)?.bytes())?;
+        copy_from_bytes(&mut sigactions, req.require(uapi::A_TASK_SIGACTIONS)?.bytes())?;
         let mut comm = [0u8; 16];
         if let Some(c) = req.get(uapi::A_TASK_COMM) {
-            let s = c.string();
-            let n = s.len().min(15);
-            comm[..n].copy_from_slice(&s[..n]);
+            comm.iter_mut().take(15).zip(c.string().iter()).for_each(|(d, s)| *d = *s);
         }
         let u64_or0 = |ty| req.u64(ty).unwrap_or(0);
         let u32_or0 = |ty| req.u32(ty).unwrap_or(0);
-        let state = glue::ThreadState {
+        let state = ThreadState {
             sigmask: u64_or0(uapi::A_TASK_SIGMASK),
             sas_sp: u64_or0(uapi::A_TASK_SAS_SP),
             sas_size: u64_or0(uapi::A_TASK_SAS_SIZE),
@@ -126,32 +108,31 @@ impl Image {
             rseq_sig: u32_or0(uapi::A_TASK_RSEQ_SIG),
         };
         let mut fields = [MmFields::default()];
-        from_bytes(&mut fields, need(uapi::A_TASK_MM)?.bytes())?;
+        copy_from_bytes(&mut fields, req.require(uapi::A_TASK_MM)?.bytes())?;
         let mut auxv = KVec::new();
         if let Some(a) = req.get(uapi::A_TASK_AUXV) {
             let b = a.bytes();
             if b.len() % 8 != 0 || b.len() > AUXV_MAX * 8 {
-                return Err(code::EINVAL);
+                return Err(req.bad(a));
             }
             let mut tmp = [0u64; AUXV_MAX];
-            from_bytes(&mut tmp[..b.len() / 8], b)?;
-            auxv.extend_from_slice(&tmp[..b.len() / 8], GFP_KERNEL)?;
+            let words = tmp.get_mut(..b.len() / 8).ok_or(code::EINVAL)?;
+            copy_from_bytes(words, b)?;
+            auxv.extend_from_slice(words, GFP_KERNEL)?;
         }
         let mut vmas = KVec::new();
         for nest in req.all(uapi::A_TASK_VMA) {
-            let mut tb = [core::ptr::null(); (uapi::A_VMA_PAD + 1) as usize];
-            Request::parse_vma(nest, &mut tb)?;
-            let m = |ty| Request::member(&tb, ty).ok_or(code::EINVAL);
+            let m = req.parse_vma(nest)?;
             let info = VmaInfo {
-                start: m(uapi::A_VMA_START)?.u64(),
-                end: m(uapi::A_VMA_END)?.u64(),
-                flags: m(uapi::A_VMA_FLAGS)?.u64(),
-                pgoff: m(uapi::A_VMA_PGOFF).map(|a| a.u64()).unwrap_or(0),
-                kind: m(uapi::A_VMA_KIND)?.u32(),
+                start: m.require(uapi::A_VMA_START)?.u64(),
+                end: m.require(uapi::A_VMA_END)?.u64(),
+                flags: m.require(uapi::A_VMA_FLAGS)?.u64(),
+                pgoff: m.get(uapi::A_VMA_PGOFF).map_or(0, |a| a.u64()),
+                kind: m.require(uapi::A_VMA_KIND)?.u32(),
                 has_file: 0,
             };
             let mut path = KVec::new();
-            if let Ok(p) = m(uapi::A_VMA_PATH) {
+            if let Some(p) = m.get(uapi::A_VMA_PATH) {
                 path.extend_from_slice(p.string(), GFP_KERNEL)?;
             }
             if vmas.len() >= uapi::MAX_VMAS as usize {

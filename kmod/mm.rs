@@ -1,32 +1,50 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The address space: which mappings a task has (dump), whether they can travel (checks),
-//! and rebuilding them in the restore stub (restore). Page contents are not here: the
-//! daemons move them through /proc/PID/mem while the source is parked and the stub waits.
+//! The address space: which mappings a task has (dump) and of what kind, whether they can
+//! travel (checks), and rebuilding them in the restore stub (restore). Page contents are
+//! not here: the daemons move them through /proc/PID/mem while the source is parked and
+//! the stub waits (or the pager serves them, lazy mode).
 
-use core::ffi::c_char;
 use kernel::error::code;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
+use kernel::str::CStr;
 
-use crate::glue::{self, Mm, MmFields, VmaInfo};
-use crate::uapi_gen as uapi;
+use crate::bind::file::AnonFile;
+use crate::bind::mm::{self as bmm, vm, Backing};
+use crate::fault::{self, FaultPoint};
+use crate::uapi_gen::{self as uapi, Refusal, VmaKind};
 
-// vm_flags bits (include/linux/mm.h); stable across 6.x for these.
-const VM_SHARED: u64 = 0x0000_0008;
-const VM_MAYSHARE: u64 = 0x0000_0080;
-const VM_PFNMAP: u64 = 0x0000_0400;
-const VM_IO: u64 = 0x0000_4000;
-const VM_MIXEDMAP: u64 = 0x1000_0000;
-const VM_DONTCOPY: u64 = 0x0002_0000;
-const VM_DONTDUMP: u64 = 0x0400_0000;
-const VM_WIPEONFORK: u64 = 0x0200_0000;
+pub(crate) use crate::bind::mm::{MmFields, MmRef, VmaInfo};
+
 /// Flags only madvise sets; restored after mapping.
-const MADVISE_FLAGS: u64 = VM_DONTCOPY | VM_DONTDUMP | VM_WIPEONFORK;
-
-const PATH_MAX: usize = 4096;
-const PAGE_SIZE: u64 = 4096;
-/// Entries of mm->saved_auxv copied (AT_VECTOR_SIZE on x86-64 is 2 * (2 + 20 + 3) = 50... with
-/// room to spare); the glue clamps to the real size.
+const MADVISE_FLAGS: u64 = vm::DONTCOPY | vm::DONTDUMP | vm::WIPEONFORK;
+/// Entries of mm->saved_auxv copied (AT_VECTOR_SIZE, 50 on x86-64, with room to spare).
 pub(crate) const AUXV_MAX: usize = 64;
+/// End of the user address space with 4-level paging.
+const USER_END: u64 = 1 << 47;
+
+/// What a mapping is, from its flags and the mm's fields (the vdso address, heap and stack
+/// bounds), as the source and the restore both see it.
+fn classify(mm: &MmFields, v: &VmaInfo) -> VmaKind {
+    if v.has_file != 0 {
+        VmaKind::File
+    } else if v.start == mm.vdso {
+        VmaKind::Vdso
+    } else if v.end == mm.vdso && v.flags & (vm::PFNMAP | vm::MIXEDMAP | vm::IO) != 0 {
+        VmaKind::Vvar
+    } else if v.start <= mm.brk && v.end >= mm.start_brk {
+        VmaKind::Heap
+    } else if v.start <= mm.start_stack && v.end >= mm.start_stack {
+        VmaKind::Stack
+    } else {
+        VmaKind::Anon
+    }
+}
+
+/// Each mapping of `mm` with its kind (paths only if `with_paths`), under the mmap lock.
+fn for_each_vma(mm: &MmRef, with_paths: bool, mut f: impl FnMut(VmaKind, &VmaInfo, &[u8]) -> Result) -> Result {
+    mm.for_each_vma(with_paths, |fields, v, path| f(classify(fields, v), v, path))
+}
 
 pub(crate) struct Vma {
     pub(crate) info: VmaInfo,
@@ -40,134 +58,63 @@ pub(crate) struct MmImage {
     pub(crate) vmas: KVec<Vma>,
 }
 
-/// A reference to an mm, dropped with mmput.
-pub(crate) struct MmRef(*mut Mm);
-
-impl MmRef {
-    pub(crate) fn of_task(t: *mut glue::Task) -> Option<Self> {
-        // SAFETY: callers pass a task they hold a reference on.
-        let mm = unsafe { glue::migr_task_mm(t) };
-        (!mm.is_null()).then(|| MmRef(mm))
-    }
-
-    pub(crate) fn of_current() -> Option<Self> {
-        // SAFETY: current is always valid.
-        Self::of_task(unsafe { glue::migr_current() })
-    }
-
-    /// Call `f` for each VMA in address order, under mmap_read_lock. `f` must not sleep on
-    /// the mm (it may allocate). Stops at the first error.
-    fn for_each_vma(&self, mut f: impl FnMut(&VmaInfo, &[u8]) -> Result, with_paths: bool) -> Result {
-        let mut path = KVec::from_elem(0u8, if with_paths { PATH_MAX } else { 0 }, GFP_KERNEL)?;
-        let mut addr = 0u64;
-        // SAFETY: `self.0` is a live mm (we hold a reference); the lock is released below on
-        // every path.
-        unsafe { glue::migr_mmap_read_lock(self.0) };
-        let res = (|| loop {
-            let mut v = VmaInfo::default();
-            let (p, psize) = if with_paths {
-                (path.as_mut_ptr().cast::<c_char>(), PATH_MAX as u32)
-            } else {
-                (core::ptr::null_mut(), 0)
-            };
-            // SAFETY: mmap_read_lock is held; `v` and `path` are writable as described.
-            let found = unsafe { glue::migr_vma_at(self.0, addr, &mut v, p, psize) };
-            if found < 0 {
-                return Err(Error::from_errno(found));
-            }
-            if found == 0 {
-                return Ok(());
-            }
-            let plen = path.iter().position(|&c| c == 0).unwrap_or(0);
-            f(&v, if with_paths { &path[..plen] } else { &[] })?;
-            addr = v.end;
-        })();
-        // SAFETY: taken above.
-        unsafe { glue::migr_mmap_read_unlock(self.0) };
-        res
-    }
-
-    /// Why this address space cannot travel, if it cannot: (refusal, address).
-    pub(crate) fn refusal(&self) -> Result<Option<(u32, u64)>> {
-        let mut found = None;
-        let mut count = 0u32;
-        self.for_each_vma(
-            |v, _| {
-                count += 1;
-                if found.is_some() {
-                    return Ok(());
-                }
-                if v.flags & (VM_SHARED | VM_MAYSHARE) != 0 {
-                    found = Some((uapi::REFUSAL_SHARED_MEMORY, v.start));
-                } else if v.flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP) != 0
-                    && v.kind != uapi::VMA_KIND_VVAR
-                {
-                    found = Some((uapi::REFUSAL_DEVICE_MAPPING, v.start));
-                }
-                Ok(())
-            },
-            false,
-        )?;
-        if found.is_none() && count > uapi::MAX_VMAS {
-            found = Some((uapi::REFUSAL_TOO_MANY_VMAS, 0));
+/// Why this address space cannot travel, if it cannot: (refusal, address).
+pub(crate) fn refusal(mm: &MmRef) -> Result<Option<(Refusal, u64)>> {
+    let mut found = None;
+    let mut count = 0u32;
+    for_each_vma(mm, false, |kind, v, _| {
+        count += 1;
+        if found.is_some() {
+            return Ok(());
         }
-        Ok(found)
+        if v.flags & (vm::SHARED | vm::MAYSHARE) != 0 {
+            found = Some((Refusal::SharedMemory, v.start));
+        } else if v.flags & (vm::IO | vm::PFNMAP | vm::MIXEDMAP) != 0 && kind != VmaKind::Vvar {
+            found = Some((Refusal::DeviceMapping, v.start));
+        }
+        Ok(())
+    })?;
+    if found.is_none() && count > uapi::MAX_VMAS {
+        found = Some((Refusal::TooManyVmas, 0));
     }
+    Ok(found)
 }
-
-impl Drop for MmRef {
-    fn drop(&mut self) {
-        // SAFETY: the reference was taken by `of_task`.
-        unsafe { glue::migr_mmput(self.0) };
-    }
-}
-
-const VM_GROWSDOWN: u64 = 0x0000_0100;
-const VM_WRITE: u64 = 0x0000_0002;
 
 impl Vma {
+    fn kind(&self) -> Option<VmaKind> {
+        VmaKind::from_u32(self.info.kind)
+    }
+
     /// Is this mapping served by the pager in lazy mode? Heap and anonymous memory are; the
     /// stack is not (a file mapping cannot grow down). The source uses the same rule to
     /// choose which pages to send before the task runs (uapi/migr.yaml, `mode`).
     pub(crate) fn is_lazy(&self) -> bool {
-        (self.info.kind == uapi::VMA_KIND_ANON || self.info.kind == uapi::VMA_KIND_HEAP)
-            && self.info.flags & VM_GROWSDOWN == 0
+        matches!(self.kind(), Some(VmaKind::Anon | VmaKind::Heap)) && self.info.flags & vm::GROWSDOWN == 0
     }
 }
 
 /// Map one mapping of the image into current, with its madvise-only flags. With a pager
 /// file, lazy mappings are private mappings of it.
-fn map_one(v: &Vma, pager: Option<*mut glue::File>) -> Result {
+fn map_one(v: &Vma, pager: Option<&AnonFile>) -> Result {
     let i = &v.info;
-    let len = i.end - i.start;
-    let r = match i.kind {
-        k if k == uapi::VMA_KIND_VDSO || k == uapi::VMA_KIND_VVAR => return Ok(()),
-        // SAFETY: `f` is a live pager file (the caller holds it); vm_mmap takes its own
-        // reference and the mmap lock.
-        _ if pager.is_some() && v.is_lazy() => unsafe {
-            glue::migr_map_pager(pager.unwrap_or(core::ptr::null_mut()), i.start, len, i.flags)
-        },
-        k if k == uapi::VMA_KIND_FILE => {
-            let mut cpath = KVec::new();
+    let r = match (v.kind(), pager) {
+        (Some(VmaKind::Vdso | VmaKind::Vvar), _) => return Ok(()),
+        (_, Some(f)) if v.is_lazy() => bmm::map_current(i.start, i.end, i.flags, Backing::Module(f.file())),
+        (Some(VmaKind::File), _) => {
+            let mut cpath = KVec::with_capacity(v.path.len() + 1, GFP_KERNEL)?;
             cpath.extend_from_slice(&v.path, GFP_KERNEL)?;
             cpath.push(0, GFP_KERNEL)?;
-            // SAFETY: `cpath` is NUL-terminated; mapping into current's mm with vm_mmap,
-            // which takes the mmap lock itself.
-            unsafe { glue::migr_map_file(cpath.as_ptr().cast(), i.start, len, i.flags, i.pgoff) }
+            let path = CStr::from_bytes_with_nul(&cpath).map_err(|_| code::EINVAL)?;
+            bmm::map_current(i.start, i.end, i.flags, Backing::File(path, i.pgoff))
         }
-        // SAFETY: as above, anonymous memory.
-        _ => unsafe { glue::migr_map_anon(i.start, len, i.flags) },
+        _ => bmm::map_current(i.start, i.end, i.flags, Backing::Anon),
     };
-    if r < 0 {
-        pr_warn!("restore: mapping {:#x}-{:#x} failed: {}\n", i.start, i.end, r);
-        return Err(Error::from_errno(r as i32));
+    if let Err(e) = r {
+        pr_warn!("restore: mapping {:#x}-{:#x} failed: {:?}\n", i.start, i.end, e);
+        return Err(e);
     }
     if i.flags & MADVISE_FLAGS != 0 {
-        // SAFETY: sets flags on current's own mapping just made; the glue takes the lock.
-        let r = unsafe { glue::migr_vma_add_flags(i.start, i.flags) };
-        if r < 0 {
-            return Err(Error::from_errno(r));
-        }
+        bmm::add_madvise_flags(i.start, i.flags)?;
     }
     Ok(())
 }
@@ -177,57 +124,47 @@ impl MmImage {
     /// daemon delivered those pages before go), so that a fork copies page table entries
     /// instead of refaulting pages the pager has already handed out.
     pub(crate) fn touch_lazy(&self) {
-        for v in self.vmas.iter().filter(|v| v.is_lazy() && v.info.flags & VM_WRITE != 0) {
-            // SAFETY: one byte of current's own writable mapping, read and written back.
-            if unsafe { glue::migr_touch_write(v.info.start) } < 0 {
+        for v in self.vmas.iter().filter(|v| v.is_lazy() && v.info.flags & vm::WRITE != 0) {
+            if bmm::touch_write(v.info.start).is_err() {
                 pr_warn!("restore: cannot touch {:#x}\n", v.info.start);
             }
         }
     }
 
     pub(crate) fn capture(mm: &MmRef) -> Result<Self> {
-        let mut img = MmImage { fields: MmFields::default(), auxv: KVec::new(), vmas: KVec::new() };
-        // SAFETY: `mm.0` is live; `fields` is writable.
-        unsafe { glue::migr_get_mm_fields(mm.0, &mut img.fields) };
+        let mut img = MmImage { fields: mm.fields(), auxv: KVec::new(), vmas: KVec::new() };
         let mut auxv = [0u64; AUXV_MAX];
-        // SAFETY: `auxv` has room for AUXV_MAX entries.
-        let n = unsafe { glue::migr_get_auxv(mm.0, auxv.as_mut_ptr(), AUXV_MAX as u32) };
+        let n = mm.auxv(&mut auxv);
         // Keep pairs up to and including AT_NULL.
-        let n = usize::try_from(n).unwrap_or(0);
-        let mut end = n;
-        for i in (0..n).step_by(2) {
-            if auxv[i] == 0 {
-                end = (i + 2).min(n);
-                break;
-            }
-        }
-        img.auxv.extend_from_slice(&auxv[..end], GFP_KERNEL)?;
+        let end = (0..n)
+            .step_by(2)
+            .find(|&i| auxv.get(i) == Some(&0))
+            .map_or(n, |i| (i + 2).min(n));
+        img.auxv.extend_from_slice(auxv.get(..end).unwrap_or(&[]), GFP_KERNEL)?;
         let vmas = &mut img.vmas;
-        mm.for_each_vma(
-            |v, path| {
-                let mut p = KVec::new();
-                p.extend_from_slice(path, GFP_KERNEL)?;
-                vmas.push(Vma { info: *v, path: p }, GFP_KERNEL)?;
-                Ok(())
-            },
-            true,
-        )?;
+        for_each_vma(mm, true, |kind, v, path| {
+            let mut p = KVec::new();
+            p.extend_from_slice(path, GFP_KERNEL)?;
+            vmas.push(Vma { info: VmaInfo { kind: kind as u32, ..*v }, path: p }, GFP_KERNEL)?;
+            Ok(())
+        })?;
         Ok(img)
     }
 
     /// Check what a restore request says before anything is torn down: page-aligned,
-    /// ordered, non-overlapping user ranges, files named by absolute paths.
+    /// ordered, non-overlapping user ranges, known kinds, files named by absolute paths.
     pub(crate) fn validate(&self) -> Result {
+        let page = PAGE_SIZE as u64;
         let mut prev_end = 0u64;
         for v in self.vmas.iter() {
             let i = &v.info;
-            if i.start % PAGE_SIZE != 0 || i.end % PAGE_SIZE != 0 || i.start >= i.end
-                || i.start < prev_end || i.end > (1u64 << 47)
+            if i.start % page != 0 || i.end % page != 0 || i.start >= i.end || i.start < prev_end
+                || i.end > USER_END || v.kind().is_none()
             {
                 pr_warn!("restore: bad mapping {:#x}-{:#x}\n", i.start, i.end);
                 return Err(code::EINVAL);
             }
-            if i.kind == uapi::VMA_KIND_FILE && v.path.first() != Some(&b'/') {
+            if v.kind() == Some(VmaKind::File) && v.path.first() != Some(&b'/') {
                 return Err(code::EINVAL);
             }
             prev_end = i.end;
@@ -238,37 +175,27 @@ impl MmImage {
     /// Replace the address space of `current` (the restore stub) with this image's layout.
     /// The stub's vdso/vvar must already sit where the image has them. Once this starts
     /// unmapping, the stub can no longer return to its own code: on error the caller kills it.
-    pub(crate) fn rebuild(&self, pager: Option<*mut glue::File>) -> Result {
+    pub(crate) fn rebuild(&self, pid: u32, pager: Option<&AnonFile>) -> Result {
         let mm = MmRef::of_current().ok_or(code::EINVAL)?;
-        let mut here = MmFields::default();
-        // SAFETY: `mm.0` is live; `here` is writable.
-        unsafe { glue::migr_get_mm_fields(mm.0, &mut here) };
+        let here = mm.fields();
         if here.vdso != self.fields.vdso {
-            pr_warn!(
-                "restore: vdso at {:#x}, image needs {:#x}\n",
-                here.vdso,
-                self.fields.vdso
-            );
+            pr_warn!("restore: vdso at {:#x}, image needs {:#x}\n", here.vdso, self.fields.vdso);
             return Err(code::EBUSY);
         }
         // Everything of the stub except vdso and vvar goes.
         let mut old = KVec::new();
-        mm.for_each_vma(
-            |v, _| {
-                if v.kind != uapi::VMA_KIND_VDSO && v.kind != uapi::VMA_KIND_VVAR {
-                    old.push((v.start, v.end), GFP_KERNEL)?;
-                }
-                Ok(())
-            },
-            false,
-        )?;
-        for &(start, end) in old.iter() {
-            // SAFETY: unmapping part of current's own address space; vm_munmap takes the
-            // mmap write lock itself (we hold no mm lock here).
-            let r = unsafe { glue::migr_unmap(start, end - start) };
-            if r < 0 {
-                return Err(Error::from_errno(r));
+        for_each_vma(&mm, false, |kind, v, _| {
+            if kind != VmaKind::Vdso && kind != VmaKind::Vvar {
+                old.push((v.start, v.end), GFP_KERNEL)?;
             }
+            Ok(())
+        })?;
+        for &(start, end) in old.iter() {
+            bmm::unmap_current(start, end)?;
+        }
+        if fault::armed(FaultPoint::RestoreAfterUnmap) {
+            pr_warn!("fault point restore-after-unmap: restore of pid {} fails\n", pid);
+            return Err(code::EIO);
         }
         // Mappings with madvise-only flags go first, flags set at once, so that a neighbour
         // mapped later cannot merge with them before their flags differ.
@@ -279,11 +206,8 @@ impl MmImage {
                 }
             }
         }
-        // SAFETY: `mm.0` is current's live mm; the glue takes the locks prctl_set_mm_map takes.
-        unsafe {
-            glue::migr_set_mm_fields(mm.0, &self.fields);
-            glue::migr_set_auxv(mm.0, self.auxv.as_ptr(), self.auxv.len() as u32);
-        }
+        mm.set_fields(&self.fields);
+        mm.set_auxv(&self.auxv);
         Ok(())
     }
 }

@@ -4,293 +4,250 @@
 //! 1. the daemon starts the stub (a child with the right pid) with that fd; the stub moves
 //!    its vdso to the image's address and calls MIGR_IOC_RESTORE;
 //! 2. in that ioctl the stub's address space is replaced by the image's layout; the state
-//!    becomes LAYOUT_READY (poll says readable) and the stub waits;
+//!    becomes LayoutReady (poll says readable) and the stub waits;
 //! 3. the daemon writes page contents through /proc/STUB/mem, then calls MIGR_IOC_GO;
-//! 4. the stub sets its thread state, queues `resume_work` and returns; the work loads
+//! 4. the stub sets its thread state, queues its resume work and returns; the work loads
 //!    registers, FPU state and signal mask on the way to user mode: the image runs.
-//! Any failure is a negative errno in `state`; a stub that has lost its own memory is killed.
+//! Any failure is `Failed(errno)`; a stub that has lost its own memory is killed.
 
-use core::ffi::{c_long, c_uint, c_ulong, c_void};
-use core::sync::atomic::{AtomicI32, Ordering};
-use kernel::bindings;
 use kernel::error::code;
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
-use kernel::types::Opaque;
 
-use crate::glue::{self, WaitQueueHead, Work};
+use crate::bind::atomic::{AtomicEnum, AtomicRepr};
+use crate::bind::file::{install_restore_fd, poll_bits, AnonFile};
+use crate::bind::netlink::Request;
+use crate::bind::task::{self, clock};
+use crate::bind::task_work::{self, impl_has_task_work, Notify, TaskWork, TaskWorkRun};
+use crate::bind::waitq::WaitQueue;
 use crate::image::Image;
-use crate::netlink::{doit_result, require_sys_admin, Reply, Request};
-use crate::pager::{Pager, PagerFile};
+use crate::pager::Pager;
 use crate::thread::ThreadImage;
-use crate::uapi_gen as uapi;
-use crate::waitq::WaitQueue;
+use crate::uapi_gen::{self as uapi, Mode, Restart, RestoreState as Spec};
 
 /// How long the stub waits for the pages (the daemon streams them from the source).
 const LAYOUT_WAIT_MS: u32 = 600_000;
 /// How long MIGR_IOC_GO waits for the stub to reach user mode.
 const GO_WAIT_MS: u32 = 30_000;
 
-const PREPARED: i32 = uapi::RESTORE_STATE_PREPARED as i32;
-const BUILDING: i32 = uapi::RESTORE_STATE_BUILDING as i32;
-const LAYOUT_READY: i32 = uapi::RESTORE_STATE_LAYOUT_READY as i32;
-const GO: i32 = uapi::RESTORE_STATE_GO as i32;
-const RUNNING: i32 = uapi::RESTORE_STATE_RUNNING as i32;
+/// The state of a restore session: a spec state (uapi `restore-state`, what
+/// MIGR_IOC_STATUS returns) or a failure with its errno (returned negated).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RestoreState {
+    At(Spec),
+    Failed(Error),
+}
 
-const POLLIN: u32 = 0x1;
-const POLLERR: u32 = 0x8;
+use RestoreState::{At, Failed};
 
-struct RestoreSession {
+impl AtomicRepr for RestoreState {
+    fn into_raw(self) -> u32 {
+        match self {
+            At(s) => s as u32,
+            Failed(e) => e.to_errno() as u32,
+        }
+    }
+
+    fn from_raw(raw: u32) -> Self {
+        match Spec::from_u32(raw) {
+            Some(s) => At(s),
+            None => Failed(Error::from_errno(raw as i32)),
+        }
+    }
+}
+
+impl RestoreState {
+    /// What MIGR_IOC_STATUS returns.
+    fn status(self) -> i64 {
+        match self {
+            At(s) => i64::from(s as u32),
+            Failed(e) => i64::from(e.to_errno()),
+        }
+    }
+}
+
+#[pin_data]
+pub(crate) struct RestoreSession {
     image: Image,
     /// Lazy mode: the pager and its file (dropped once the mappings hold the file).
-    pager: Option<(Arc<Pager>, PagerFile)>,
-    /// A `RESTORE_STATE_*` value, or a negative errno once it failed.
-    state: AtomicI32,
+    pager: Option<(Arc<Pager>, AnonFile)>,
+    state: AtomicEnum<RestoreState>,
     /// ktime (ns) when the image arrived; an interrupted nanosleep is shortened by the time
     /// since then.
     arrived_ns: u64,
+    #[pin]
     wq: WaitQueue,
-    resume: Opaque<Work>,
+    resume: TaskWork,
 }
 
-// SAFETY: `image` is immutable after creation, `state` is atomic, the wait queue and work
-// are kernel objects with their own locking.
-unsafe impl Send for RestoreSession {}
-// SAFETY: see `Send`.
-unsafe impl Sync for RestoreSession {}
+impl_has_task_work!(RestoreSession, resume);
 
 impl RestoreSession {
-    fn set(&self, state: i32) {
-        self.state.store(state, Ordering::Release);
+    fn set(&self, state: RestoreState) {
+        self.state.store(state);
         self.wq.wake_all();
     }
 
     fn fail(&self, e: Error) -> Error {
-        self.set(e.to_errno());
+        self.set(Failed(e));
         e
     }
 
     /// Sleep (killable) while the state is `from`, at most `ms`. Returns the state after.
-    fn wait_while(&self, from: i32, ms: u32) -> Result<i32> {
-        self.wq.wait_killable(&|| self.state.load(Ordering::Acquire) != from, ms)?;
-        Ok(self.state.load(Ordering::Acquire))
+    fn wait_while(&self, from: RestoreState, ms: u32) -> Result<RestoreState> {
+        self.wq.wait_killable(&|| self.state.load() != from, ms)?;
+        Ok(self.state.load())
+    }
+
+    /// The queue poll waits on.
+    pub(crate) fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
     }
 }
 
-fn ktime_ns() -> u64 {
-    // SAFETY: no preconditions.
-    unsafe { bindings::ktime_get() as u64 }
-}
-
-fn restore(info: *mut glue::GenlInfo) -> Result {
-    require_sys_admin()?;
-    // SAFETY: `info` belongs to the running doit.
-    let req = unsafe { Request::new(info) };
-    let image = Image::parse(&req)?;
+/// The `restore` doit.
+pub(crate) fn restore(req: &Request<'_>) -> Result {
+    let image = Image::parse(req)?;
     let pid = image.pid;
-    let pager = match req.u32(uapi::A_TASK_MODE).unwrap_or(uapi::MODE_EAGER) {
-        uapi::MODE_LAZY => Some(Pager::new(pid)?),
+    let pager = match req.u32(uapi::A_TASK_MODE).and_then(Mode::from_u32) {
+        Some(Mode::Lazy) => Some(Pager::new(pid)?),
         _ => None,
     };
-    let s = Arc::new(
-        RestoreSession {
+    let s = Arc::pin_init(
+        pin_init!(RestoreSession {
             image,
             pager,
-            state: AtomicI32::new(PREPARED),
-            arrived_ns: ktime_ns(),
-            wq: WaitQueue::uninit(),
-            resume: Opaque::uninit(),
-        },
+            state: AtomicEnum::new(At(Spec::Prepared)),
+            arrived_ns: clock::monotonic_ns(),
+            wq <- WaitQueue::new(),
+            resume: TaskWork::new(),
+        }),
         GFP_KERNEL,
     )?;
-    // SAFETY: the Arc's contents never move; nobody else has the session yet.
-    unsafe { s.wq.init() };
-    let install = |control: bool| -> Result<u32> {
-        let raw = Arc::into_raw(s.clone());
-        // SAFETY: the file takes over the reference `raw`; it is given back in `release`.
-        let fd = unsafe { glue::migr_restore_fd_install(raw.cast(), control) };
-        if fd < 0 {
-            // SAFETY: no file was created, the reference is still ours.
-            drop(unsafe { Arc::from_raw(raw) });
-            return Err(Error::from_errno(fd));
-        }
-        Ok(fd as u32)
-    };
     // If the reply fails after this, the descriptors stay with the caller, which closes
     // them when it exits: the files go and the session with them.
-    let fd = install(true)?;
-    let stub_fd = install(false)?;
-    // SAFETY: `info` belongs to the running doit.
-    let mut r = unsafe { Reply::new(info)? };
+    let fd = install_restore_fd(s.clone(), true)?;
+    let stub_fd = install_restore_fd(s, false)?;
+    let mut r = req.reply(0)?;
     r.put_u32(uapi::A_TASK_FD, fd)?;
     r.put_u32(uapi::A_TASK_STUB_FD, stub_fd)?;
     pr_info!("restore session for pid {} prepared (fd {})\n", pid, fd);
     r.send()
 }
 
-#[no_mangle]
-pub(crate) extern "C" fn migr_nl_restore_doit(_skb: *mut bindings::sk_buff, info: *mut glue::GenlInfo) -> core::ffi::c_int {
-    doit_result(restore(info))
+/// Kill the stub (it may have lost its own memory) and record the failure.
+fn stub_fails(s: &RestoreSession, e: Error) -> Error {
+    task::kill_current();
+    s.fail(e)
 }
 
 /// MIGR_IOC_RESTORE, in the stub.
 fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
-    if s.state.compare_exchange(PREPARED, BUILDING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+    if s.state.transition(At(Spec::Prepared), At(Spec::Building)).is_err() {
         return Err(code::EBUSY);
     }
-    if let Err(e) = s.image.mm.rebuild(s.pager.as_ref().map(|(_, f)| f.0)) {
+    if let Err(e) = s.image.mm.rebuild(s.image.pid, s.pager.as_ref().map(|(_, f)| f)) {
         // The stub's own memory may be gone already: it must not return to it.
-        // SAFETY: signals current; no preconditions.
-        unsafe { glue::migr_kill_current() };
-        return Err(s.fail(e));
+        return Err(stub_fails(&s, e));
     }
-    if let Some((p, _)) = s.pager.as_ref() {
-        p.watch();
+    if let Some((p, f)) = s.pager.as_ref() {
+        p.watch(f);
     }
-    s.set(LAYOUT_READY);
-    match s.wait_while(LAYOUT_READY, LAYOUT_WAIT_MS) {
-        Ok(GO) => {}
-        Ok(LAYOUT_READY) => {
+    s.set(At(Spec::LayoutReady));
+    match s.wait_while(At(Spec::LayoutReady), LAYOUT_WAIT_MS) {
+        Ok(At(Spec::Go)) => {}
+        Ok(At(Spec::LayoutReady)) => {
             pr_warn!("restore of pid {}: no pages within {} ms; giving up\n", s.image.pid, LAYOUT_WAIT_MS);
-            // SAFETY: as above.
-            unsafe { glue::migr_kill_current() };
-            return Err(s.fail(code::EAGAIN));
+            return Err(stub_fails(&s, code::EAGAIN));
         }
-        Ok(_) | Err(_) => {
-            // Aborted (controller gone) or killed.
-            // SAFETY: as above.
-            unsafe { glue::migr_kill_current() };
-            let st = s.state.load(Ordering::Acquire);
-            return Err(s.fail(if st < 0 { Error::from_errno(st) } else { code::EINTR }));
+        Ok(st) => {
+            // Aborted (controller gone).
+            let e = if let Failed(e) = st { e } else { code::EINTR };
+            return Err(stub_fails(&s, e));
         }
+        Err(e) => return Err(stub_fails(&s, e)), // killed
     }
     if s.pager.is_some() {
         s.image.mm.touch_lazy();
     }
     s.image.thread.restore_signals_and_ids();
-    // SAFETY: no preconditions.
-    if !unsafe { glue::migr_try_module_get() } {
-        // SAFETY: as above.
-        unsafe { glue::migr_kill_current() };
-        return Err(s.fail(code::ENODEV));
+    let me = kernel::current!();
+    if let Err(e) = task_work::queue(&me, Arc::<RestoreSession>::from(s), Notify::Resume) {
+        return Err(stub_fails(&s, e));
     }
-    let raw = Arc::into_raw(Arc::<RestoreSession>::from(s));
-    // SAFETY: `resume` lives as long as the reference the work now owns.
-    let r = unsafe { glue::migr_task_work_add(glue::migr_current(), (*raw).resume.get(), resume_work, false) };
-    if r < 0 {
-        // SAFETY: not queued: the reference and module count are still ours.
-        unsafe {
-            drop(Arc::from_raw(raw));
-            glue::migr_module_put();
-            glue::migr_kill_current();
-        }
-        return Err(s.fail(Error::from_errno(r)));
+    // The image must not inherit the session fd (the ioctl holds its own file reference).
+    if task::close_fd(own_fd).is_err() {
+        pr_warn!("restore of pid {}: cannot close the stub's fd {}\n", s.image.pid, own_fd);
     }
-    // The image must not inherit the session fd.
-    // SAFETY: closing a descriptor of current; the ioctl holds its own file reference.
-    unsafe { glue::migr_close_fd(own_fd) };
     Ok(())
 }
 
-/// Last step on the way to user mode: registers, FPU, signal mask.
-unsafe extern "C" fn resume_work(work: *mut Work) {
-    let off = core::mem::offset_of!(RestoreSession, resume);
-    // SAFETY: queued by `become_image` with a reference from `Arc::into_raw`; subtracting the
-    // field offset gives that pointer back.
-    let s = unsafe { Arc::from_raw(work.cast::<u8>().sub(off).cast::<RestoreSession>()) };
-    let t = &s.image.thread;
-    let mut regs = t.regs;
-    // A stub killed on its way out runs this from do_exit: nothing to load then.
-    // SAFETY: no preconditions.
-    let mut res = if unsafe { glue::migr_current_exiting() } { Err(code::EINTR) } else { Ok(()) };
-    if res.is_ok() && t.state.restart == uapi::RESTART_NANOSLEEP {
-        let spent = ktime_ns().saturating_sub(s.arrived_ns);
-        res = ThreadImage::finish_restart(&mut regs, t.state.restart_remaining_ns.saturating_sub(spent));
-    }
-    let res = res.and_then(|_| ThreadImage::restore_cpu(&regs, &t.xstate, t.state.sigmask));
-    match res {
-        Ok(()) => {
-            pr_info!("pid {} restored and running\n", s.image.pid);
-            s.set(RUNNING);
+impl TaskWorkRun for RestoreSession {
+    /// Last step on the way to user mode: registers, FPU, signal mask.
+    fn run(s: Arc<Self>) {
+        let t = &s.image.thread;
+        let mut regs = t.regs;
+        // A stub killed on its way out runs this from do_exit: nothing to load then.
+        let mut res = if task::current_exiting() { Err(code::EINTR) } else { Ok(()) };
+        if res.is_ok() && t.state.restart == Restart::Nanosleep as u32 {
+            let spent = clock::monotonic_ns().saturating_sub(s.arrived_ns);
+            res = ThreadImage::finish_restart(&mut regs, t.state.restart_remaining_ns.saturating_sub(spent));
         }
-        Err(e) => {
-            pr_warn!("restore of pid {}: loading registers failed ({:?})\n", s.image.pid, e);
-            // SAFETY: signals current; no preconditions.
-            unsafe { glue::migr_kill_current() };
-            s.set(e.to_errno());
+        match res.and_then(|_| ThreadImage::restore_cpu(&regs, &t.xstate, t.state.sigmask)) {
+            Ok(()) => {
+                pr_info!("pid {} restored and running\n", s.image.pid);
+                s.set(At(Spec::Running));
+            }
+            Err(e) => {
+                pr_warn!("restore of pid {}: loading registers failed ({:?})\n", s.image.pid, e);
+                stub_fails(&s, e);
+            }
         }
     }
-    drop(s);
-    // SAFETY: paired with the get in `become_image`.
-    unsafe { glue::migr_module_put() };
 }
 
 /// MIGR_IOC_GO, by the daemon once every page is written.
 fn go(s: &RestoreSession) -> Result {
-    if s.state.compare_exchange(LAYOUT_READY, GO, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        let st = s.state.load(Ordering::Acquire);
-        return Err(if st < 0 { Error::from_errno(st) } else { code::EINVAL });
+    if let Err(st) = s.state.transition(At(Spec::LayoutReady), At(Spec::Go)) {
+        return Err(if let Failed(e) = st { e } else { code::EINVAL });
     }
-    s.set(GO);
-    match s.wait_while(GO, GO_WAIT_MS)? {
-        RUNNING => Ok(()),
-        st if st < 0 => Err(Error::from_errno(st)),
+    s.set(At(Spec::Go));
+    match s.wait_while(At(Spec::Go), GO_WAIT_MS)? {
+        At(Spec::Running) => Ok(()),
+        Failed(e) => Err(e),
         _ => Err(code::EAGAIN),
     }
 }
 
-/// # Safety
-/// `session` must be the private data of a restore file (a reference from `restore`).
-unsafe fn borrow<'a>(session: *mut c_void) -> ArcBorrow<'a, RestoreSession> {
-    // SAFETY: per the contract the pointer came from `Arc::into_raw` and stays valid until
-    // `migr_restore_release`, which the VFS calls only after every ioctl/poll returned.
-    unsafe { ArcBorrow::from_raw(session.cast::<RestoreSession>().cast_const()) }
-}
-
-#[no_mangle]
-pub(crate) unsafe extern "C" fn migr_restore_ioctl(session: *mut c_void, cmd: c_uint, arg: c_ulong) -> c_long {
-    // SAFETY: called by the glue with the file's private data.
-    let s = unsafe { borrow(session) };
-    let r = match cmd {
-        uapi::IOC_RESTORE => u32::try_from(arg).map_err(|_| code::EBADF).and_then(|fd| become_image(s, fd)),
-        uapi::IOC_GO => go(&s),
-        uapi::IOC_STATUS => return c_long::from(s.state.load(Ordering::Acquire)),
+/// ioctl on a session file (glue/file.c through bind/entry.rs).
+pub(crate) fn ioctl(s: ArcBorrow<'_, RestoreSession>, cmd: u32, arg: u64) -> Result<i64> {
+    match cmd {
+        uapi::IOC_RESTORE => {
+            let fd = u32::try_from(arg).map_err(|_| code::EBADF)?;
+            become_image(s, fd).map(|()| 0)
+        }
+        uapi::IOC_GO => go(&s).map(|()| 0),
+        uapi::IOC_STATUS => Ok(s.state.load().status()),
         _ => Err(code::ENOTTY),
-    };
-    match r {
-        Ok(()) => 0,
-        Err(e) => c_long::from(e.to_errno()),
     }
 }
 
-#[no_mangle]
-pub(crate) unsafe extern "C" fn migr_restore_poll(session: *mut c_void) -> c_uint {
-    // SAFETY: called by the glue with the file's private data.
-    let s = unsafe { borrow(session) };
-    match s.state.load(Ordering::Acquire) {
-        st if st < 0 => POLLERR | POLLIN,
-        st if st >= LAYOUT_READY => POLLIN,
-        _ => 0,
+/// poll on the daemon's session file: readable once the layout is ready, error once failed.
+pub(crate) fn poll(s: &RestoreSession) -> u32 {
+    match s.state.load() {
+        Failed(_) => poll_bits(true, true),
+        At(st) => poll_bits(st as u32 >= Spec::LayoutReady as u32, false),
     }
 }
 
-#[no_mangle]
-pub(crate) unsafe extern "C" fn migr_restore_waitqueue(session: *mut c_void) -> *mut WaitQueueHead {
-    // SAFETY: called by the glue with the file's private data.
-    unsafe { borrow(session) }.wq.raw()
-}
-
-#[no_mangle]
-pub(crate) unsafe extern "C" fn migr_restore_release(session: *mut c_void, control: bool) {
-    // SAFETY: the last close of a file gives back the reference taken in `restore`.
-    let s = unsafe { Arc::from_raw(session.cast::<RestoreSession>().cast_const()) };
+/// The last close of a session file.
+pub(crate) fn release(s: Arc<RestoreSession>, control: bool) {
     if control {
         // The daemon is gone (or gave up): a stub still waiting must not wait for pages
         // that will never come.
-        let st = s.state.load(Ordering::Acquire);
-        if (PREPARED..RUNNING).contains(&st) && st != GO {
+        if let At(Spec::Prepared | Spec::Building | Spec::LayoutReady) = s.state.load() {
             pr_warn!("restore of pid {}: controller went away; aborting\n", s.image.pid);
-            s.set(-(bindings::ECANCELED as i32));
+            s.set(Failed(crate::bind::errno::ecanceled()));
         }
     }
 }

@@ -64,6 +64,186 @@ pub const PAGE_KIND_EAGER: u32 = 3;
 pub const PAGER_END_COMPLETE: u32 = 0;
 pub const PAGER_END_FAIL: u32 = 1;
 
+/// restore-state (the `restore-state` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum RestoreState {
+    Prepared = 0,
+    Building = 1,
+    LayoutReady = 2,
+    Go = 3,
+    Running = 4,
+}
+
+impl RestoreState {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Prepared),
+            1 => Some(Self::Building),
+            2 => Some(Self::LayoutReady),
+            3 => Some(Self::Go),
+            4 => Some(Self::Running),
+            _ => None,
+        }
+    }
+}
+
+/// Why freeze refused a task; the task is left exactly as it was. (the `refusal` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum Refusal {
+    None = 0,
+    NoSuchPid = 1,
+    KernelThread = 2,
+    Init = 3,
+    MultiThreaded = 4,
+    Ptraced = 5,
+    Exiting = 6,
+    SharedMemory = 7,
+    DeviceMapping = 8,
+    TooManyVmas = 9,
+    AlreadyFrozen = 10,
+    FreezeTimeout = 11,
+    Self_ = 12,
+}
+
+impl Refusal {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::None),
+            1 => Some(Self::NoSuchPid),
+            2 => Some(Self::KernelThread),
+            3 => Some(Self::Init),
+            4 => Some(Self::MultiThreaded),
+            5 => Some(Self::Ptraced),
+            6 => Some(Self::Exiting),
+            7 => Some(Self::SharedMemory),
+            8 => Some(Self::DeviceMapping),
+            9 => Some(Self::TooManyVmas),
+            10 => Some(Self::AlreadyFrozen),
+            11 => Some(Self::FreezeTimeout),
+            12 => Some(Self::Self_),
+            _ => None,
+        }
+    }
+}
+
+/// What a frozen task was doing in the kernel when it stopped. (the `restart` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum Restart {
+    None = 0,
+    Nanosleep = 1,
+}
+
+impl Restart {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::None),
+            1 => Some(Self::Nanosleep),
+            _ => None,
+        }
+    }
+}
+
+/// vma-kind (the `vma-kind` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum VmaKind {
+    Anon = 0,
+    File = 1,
+    Heap = 2,
+    Stack = 3,
+    Vdso = 4,
+    Vvar = 5,
+}
+
+impl VmaKind {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Anon),
+            1 => Some(Self::File),
+            2 => Some(Self::Heap),
+            3 => Some(Self::Stack),
+            4 => Some(Self::Vdso),
+            5 => Some(Self::Vvar),
+            _ => None,
+        }
+    }
+}
+
+/// mode (the `mode` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum Mode {
+    Eager = 0,
+    Lazy = 1,
+}
+
+impl Mode {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Eager),
+            1 => Some(Self::Lazy),
+            _ => None,
+        }
+    }
+}
+
+/// Why a page arrives (for the counters). (the `page-kind` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum PageKind {
+    Fault = 0,
+    Prefetch = 1,
+    Push = 2,
+    Eager = 3,
+}
+
+impl PageKind {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Fault),
+            1 => Some(Self::Prefetch),
+            2 => Some(Self::Push),
+            3 => Some(Self::Eager),
+            _ => None,
+        }
+    }
+}
+
+/// pager-end (the `pager-end` enum as a type)
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub enum PagerEnd {
+    Complete = 0,
+    Fail = 1,
+}
+
+impl PagerEnd {
+    /// The value with this number, if any.
+    pub const fn from_u32(v: u32) -> Option<Self> {
+        match v {
+            0 => Some(Self::Complete),
+            1 => Some(Self::Fail),
+            _ => None,
+        }
+    }
+}
+
 /// Commands (genl cmd numbers).
 pub const CMD_INFO_GET: u8 = 1;
 pub const CMD_FREEZE: u8 = 2;

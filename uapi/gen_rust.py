@@ -14,6 +14,45 @@ def ident(name):
     return name.upper().replace('-', '_')
 
 
+def camel(name):
+    return ''.join(w.capitalize() for w in name.split('-'))
+
+
+# Rust keywords an entry may be named after; such variants get a trailing underscore.
+KEYWORDS = {'Self'}
+
+
+def enum_type(p, d):
+    """A Rust enum for a spec enum (kernel side): typed values instead of bare u32s."""
+    name = camel(d['name'])
+    start = d.get('value-start', 0)
+    p('')
+    p(f'/// {d.get("doc", d["name"])} (the `{d["name"]}` enum as a type)')
+    p('#[allow(non_camel_case_types)]')
+    p('#[derive(Clone, Copy, PartialEq, Eq, Debug)]')
+    p('#[repr(u32)]')
+    p(f'pub enum {name} {{')
+    variants = []
+    for i, e in enumerate(d['entries']):
+        e = e if isinstance(e, dict) else {'name': e}
+        v = camel(e['name'])
+        v = v + '_' if v in KEYWORDS else v
+        variants.append((v, start + i))
+        p(f'    {v} = {start + i},')
+    p('}')
+    p('')
+    p(f'impl {name} {{')
+    p('    /// The value with this number, if any.')
+    p('    pub const fn from_u32(v: u32) -> Option<Self> {')
+    p('        match v {')
+    for v, n in variants:
+        p(f'            {n} => Some(Self::{v}),')
+    p('            _ => None,')
+    p('        }')
+    p('    }')
+    p('}')
+
+
 def main():
     spec_path, side = sys.argv[1], sys.argv[2]
     spec = yaml.safe_load(open(spec_path))
@@ -39,6 +78,10 @@ def main():
                 ty = 'u64' if d['type'] == 'flags' else 'u32'
                 p(f'pub const {name}: {ty} = {val:#x};' if d['type'] == 'flags'
                   else f'pub const {name}: {ty} = {val};')
+    if side == 'kernel':
+        for d in spec.get('definitions', []):
+            if d['type'] == 'enum':
+                enum_type(p, d)
     p('')
     p('/// Commands (genl cmd numbers).')
     val = 0

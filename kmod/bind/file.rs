@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Files: a counted file reference ([`FileRef`], fput on drop; 6.12 has no
+//! `kernel::fs::File`), and the module's anon-inode files whose private data is an `Arc`.
+//!
+//! The Arc-into-private-data dance is written once here with `ForeignOwnable`: [`install_fd`]
+//! and [`AnonFile::new`] hand an `Arc<T>` to a new file (`into_foreign`); the file's
+//! callbacks borrow it ([`borrow`]) and its release takes it back ([`take_back`]). The
+//! file_operations tables are in kmod/glue/file.c and pager.c; their callbacks land in
+//! kmod/bind/entry.rs.
+
+use kernel::ffi::c_void;
+use core::ptr::NonNull;
+use kernel::bindings;
+use kernel::error::code;
+use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
+use kernel::types::ForeignOwnable;
+
+use super::ffi;
+use crate::freeze::FreezeSession;
+use crate::pager::Pager;
+use crate::restore::RestoreSession;
+
+/// Which file_operations a module file gets (`enum migr_file_kind`, glue.h).
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub(crate) enum FileKind {
+    /// The daemon's restore session file: ioctl, poll; its last close aborts the restore.
+    RestoreControl = ffi::FILE_RESTORE_CONTROL,
+    /// The stub's restore session file: ioctl.
+    RestoreStub = ffi::FILE_RESTORE_STUB,
+    /// A frozen task's hold file: its last close thaws the task.
+    Frozen = ffi::FILE_FROZEN,
+    /// The pager's file: mmap (private), fault.
+    Pager = ffi::FILE_PAGER,
+}
+
+/// A counted reference to a `struct file`.
+///
+/// # Invariants
+/// `0` is a file on which this value owns one reference; dropped with fput.
+pub(crate) struct FileRef(NonNull<bindings::file>);
+
+impl FileRef {
+    /// Open `path` read-only (filp_open: may sleep).
+    pub(crate) fn open_ro(path: &CStr) -> Result<Self> {
+        // SAFETY: `path` is NUL-terminated (CStr).
+        let f = unsafe { ffi::migr_filp_open_ro(path.as_char_ptr()) };
+        // SAFETY: filp_open returns a new file reference or an ERR_PTR.
+        unsafe { Self::from_result(f) }
+    }
+
+    /// # Safety
+    /// `f` must be an ERR_PTR or a file whose reference the caller gives to the result.
+    unsafe fn from_result(f: *mut bindings::file) -> Result<Self> {
+        // SAFETY: IS_ERR/PTR_ERR only look at the pointer value.
+        if unsafe { bindings::IS_ERR(f.cast()) } {
+            // SAFETY: as above.
+            return Err(Error::from_errno(unsafe { bindings::PTR_ERR(f.cast()) } as i32));
+        }
+        // INVARIANT: per the contract the reference is ours.
+        NonNull::new(f).map(FileRef).ok_or(code::EINVAL)
+    }
+
+    pub(super) fn raw(&self) -> *mut bindings::file {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: drops the reference this value owns (type invariant). fput defers the
+        // final release to task work or a workqueue, so any process context is fine.
+        unsafe { bindings::fput(self.raw()) };
+    }
+}
+
+// SAFETY: file references may be dropped from any thread.
+unsafe impl Send for FileRef {}
+// SAFETY: a shared `FileRef` only gives out the pointer for calls that are thread-safe.
+unsafe impl Sync for FileRef {}
+
+/// Install a new restore session file as a descriptor of `current` (the daemon's control
+/// file if `control`, else the stub's). Its callbacks get the session back (entry.rs).
+pub(crate) fn install_restore_fd(s: Arc<RestoreSession>, control: bool) -> Result<u32> {
+    install_fd(if control { FileKind::RestoreControl } else { FileKind::RestoreStub }, s)
+}
+
+/// Install a new hold file of a frozen task as a descriptor of `current`.
+pub(crate) fn install_frozen_fd(s: Arc<FreezeSession>) -> Result<u32> {
+    install_fd(FileKind::Frozen, s)
+}
+
+/// Give `data` to a new anon-inode file of `kind` and install it as a new O_CLOEXEC
+/// descriptor of `current`; returns the descriptor. On error `data` is dropped. Each kind's
+/// callbacks (entry.rs) borrow one type: the typed wrappers above keep them matched.
+fn install_fd<T: Send + Sync + 'static>(kind: FileKind, data: Arc<T>) -> Result<u32> {
+    let p = data.into_foreign();
+    // SAFETY: the new file owns `p`, which its release gives back through `take_back`.
+    let fd = unsafe { ffi::migr_anon_fd(kind as u32, p) };
+    if fd < 0 {
+        // SAFETY: no file was created, so `p` is still ours and was never borrowed.
+        drop(unsafe { Arc::<T>::from_foreign(p) });
+        return Err(Error::from_errno(fd));
+    }
+    Ok(fd as u32)
+}
+
+/// A module file without a descriptor (the pager's), owning an `Arc` as private data.
+pub(crate) struct AnonFile {
+    file: FileRef,
+}
+
+impl AnonFile {
+    /// The file of a pager: mapped MAP_PRIVATE by the restore, faults go to `p`.
+    pub(crate) fn pager(p: Arc<Pager>) -> Result<Self> {
+        Self::new(FileKind::Pager, p)
+    }
+
+    /// A new file of `kind` owning `data` (dropped on error).
+    fn new<T: Send + Sync + 'static>(kind: FileKind, data: Arc<T>) -> Result<Self> {
+        let p = data.into_foreign();
+        // SAFETY: the new file owns `p`, which its release gives back through `take_back`.
+        let f = unsafe { ffi::migr_anon_file(kind as u32, p) };
+        // SAFETY: migr_anon_file returns a new file reference or an ERR_PTR.
+        match unsafe { FileRef::from_result(f) } {
+            Ok(file) => Ok(AnonFile { file }),
+            Err(e) => {
+                // SAFETY: no file was created, so `p` is still ours and was never borrowed.
+                drop(unsafe { Arc::<T>::from_foreign(p) });
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn file(&self) -> &FileRef {
+        &self.file
+    }
+
+}
+
+/// An MMU notifier on `current`'s mm that reports MADV_DONTNEED (MMU_NOTIFY_CLEAR) on the
+/// mappings of a pager file to that pager (entry.rs `migr_pager_discard`). It only calls
+/// back for VMAs that map the file, which hold a file reference, so the pager it borrows
+/// from the file's private data is alive for every call.
+///
+/// # Invariants
+/// `0` is a registered `struct migr_watch` (kmod/glue/pager.c); unregistered on drop.
+pub(crate) struct MmWatch(NonNull<c_void>);
+
+impl MmWatch {
+    /// None if registration failed (or CONFIG_MMU_NOTIFIER is off). May sleep.
+    pub(crate) fn pager(file: &AnonFile) -> Option<Self> {
+        // SAFETY: the file is live (FileRef invariant); registration on current's mm.
+        let w = unsafe { ffi::migr_pager_watch(file.file.raw()) };
+        // INVARIANT: a non-null result is registered.
+        NonNull::new(w).map(MmWatch)
+    }
+}
+
+impl Drop for MmWatch {
+    fn drop(&mut self) {
+        // SAFETY: registered (type invariant). Unregistering waits for callbacks in flight
+        // (SRCU): may sleep; every owner drops it in process context.
+        unsafe { ffi::migr_pager_unwatch(self.0.as_ptr()) };
+    }
+}
+
+// SAFETY: the watch may be unregistered from any thread.
+unsafe impl Send for MmWatch {}
+// SAFETY: no method takes `&self`.
+unsafe impl Sync for MmWatch {}
+
+/// Borrow the `Arc<T>` a module file owns.
+///
+/// # Safety
+/// `p` must be the private data of a live module file created with `T` (so the file's
+/// release, which takes it back, has not run), and the borrow must end before that release.
+pub(super) unsafe fn borrow<'a, T: Send + Sync + 'static>(p: *mut c_void) -> ArcBorrow<'a, T> {
+    // SAFETY: per the contract, `p` came from `into_foreign` and `from_foreign` has not run.
+    unsafe { <Arc<T> as ForeignOwnable>::borrow(p) }
+}
+
+/// Take back the `Arc<T>` of a module file, in its release.
+///
+/// # Safety
+/// `p` must be the private data of a module file created with `T`, in its release (the VFS
+/// calls it once, after every other callback returned).
+pub(super) unsafe fn take_back<T: Send + Sync + 'static>(p: *mut c_void) -> Arc<T> {
+    // SAFETY: per the contract, `p` came from `into_foreign`, no borrow is alive, and this
+    // runs once.
+    unsafe { <Arc<T> as ForeignOwnable>::from_foreign(p) }
+}
+
+/// The poll bits a session file reports (POLLIN, POLLERR; uapi/asm-generic/poll.h is not
+/// reached by bindgen, so the glue exports them).
+pub(crate) fn poll_bits(readable: bool, error: bool) -> u32 {
+    // SAFETY: constants defined in the glue, never written.
+    let (pin, perr) = unsafe { (ffi::migr_pollin, ffi::migr_pollerr) };
+    (if readable { pin } else { 0 }) | (if error { perr } else { 0 })
+}
