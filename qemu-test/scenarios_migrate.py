@@ -52,8 +52,9 @@ def alive(node, pid):
 
 
 def daemon_pid(node):
-    """The pid of the node's daemon (`migctl serve`), None if none runs."""
-    out = node.ok('for p in $(pidof migctl); do grep -q serve /proc/$p/cmdline 2>/dev/null && echo $p; done; true')
+    """The pid of the node's daemon (`migctl serve` on the usual socket), None if none runs."""
+    out = node.ok('for p in $(pidof migctl); do c=$(tr "\\0" " " < /proc/$p/cmdline 2>/dev/null); '
+                  'case "$c" in *" serve "*--socket*) ;; *" serve "*) echo $p ;; esac; done; true')
     pids = out.split()
     return int(pids[0]) if pids else None
 
