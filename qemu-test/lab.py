@@ -65,6 +65,7 @@ class Node:
         self.buf = b''
         self.ids = itertools.count(1)
         self.resends = 0  # requests sent again for want of an ACK (see sh)
+        self.since = 0  # console_text() starts here: where the current scenario began
 
     def qemu_cmd(self, netdev):
         mac = f'52:54:00:00:00:{self.n:02x}'
@@ -154,10 +155,19 @@ class Node:
             raise LabError(f'{self.name}: `{script}` exited {rc}: {out.strip()[-500:]}')
         return out
 
-    def console_text(self):
+    def console_size(self):
         try:
-            with open(self.console, errors='replace') as f:
-                return f.read()
+            return os.path.getsize(self.console)
+        except OSError:
+            return 0
+
+    def console_text(self, since=None):
+        """The console since the current scenario began (a lab serves several in turn; see
+        Lab.mark), or since byte `since`."""
+        try:
+            with open(self.console, 'rb') as f:
+                f.seek(self.since if since is None else since)
+                return f.read().decode(errors='replace')
         except FileNotFoundError:
             return ''
 
@@ -222,12 +232,21 @@ class Lab:
         for node in self.nodes:
             node.stop()
 
-    def splats(self, before=None):
-        """Splat lines on the consoles (only those before the first line containing
-        `before`, if given; a node that never printed it counts whole)."""
+    def mark(self):
+        """A scenario begins: console_text() and splats() see only what comes from now on."""
+        for node in self.nodes:
+            node.since = node.console_size()
+
+    def alive(self):
+        return all(n.proc and n.proc.poll() is None and n.sock for n in self.nodes)
+
+    def splats(self, before=None, since=None):
+        """Splat lines on the consoles since the mark (since byte `since` if given; only those
+        before the first line containing `before`, if given; a node that never printed it
+        counts whole)."""
         found = []
         for node in self.nodes:
-            for line in node.console_text().splitlines():
+            for line in node.console_text(since).splitlines():
                 if before and before in line:
                     break
                 if SPLAT.search(line):

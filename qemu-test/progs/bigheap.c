@@ -1,15 +1,16 @@
 /*
- * bigheap [MIB] [WAIT_MS] (defaults 256, 3000): a large anonymous private mapping, every page
- * dirty, must arrive complete and unchanged. It fills MIB MiB with a per-word hash of the
- * word's index, prints "filled" and "ready", waits WAIT_MS in nanosleep steps of 100 ms (the
- * migration window), then checks every word: "verify ok" or "FAIL verify at 0xOFFSET" (exit 1),
+ * bigheap [MIB] (default 256): a large anonymous private mapping, every page dirty, must
+ * arrive complete and unchanged. It fills MIB MiB with a per-word hash of the word's index,
+ * prints "filled" and "ready", waits for the harness's go (labtest.h; the migration happens
+ * meanwhile), then checks every word: "verify ok" or "FAIL verify at 0xOFFSET" (exit 1),
  * followed by "checksum 0x%016llx" over the whole region (deterministic for a given MIB).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
+
+#include "lib/labtest.h"
 
 static uint64_t word(uint64_t i)	/* splitmix64 of the index */
 {
@@ -22,23 +23,15 @@ static uint64_t word(uint64_t i)	/* splitmix64 of the index */
 int main(int argc, char **argv)
 {
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 256;
-	long wait_ms = argc > 2 ? atol(argv[2]) : 3000;
 	size_t words = mib << 17;	/* 2^20 / 8 per MiB */
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 	uint64_t *m = mmap(NULL, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED) {
-		printf("FAIL mmap %zu MiB\n", mib);
-		return 1;
-	}
+	lt_check(m != MAP_FAILED, "mmap %zu MiB", mib);
 	for (size_t i = 0; i < words; i++)
 		m[i] = word(i);
 	printf("filled\n");
-	printf("ready\n");
-	for (long left = wait_ms; left > 0; left -= 100) {
-		struct timespec step = { 0, (left < 100 ? left : 100) * 1000000 };
-		nanosleep(&step, NULL);
-	}
+	lt_ready_wait_go();
 	uint64_t sum = 0xcbf29ce484222325ull;
 	long bad = -1;
 	for (size_t i = 0; i < words; i++) {

@@ -1,9 +1,9 @@
 /*
- * filemap PATH [WAIT_MS] (default 3000): a private, writable file mapping must come back with
+ * filemap PATH: a private, writable file mapping must come back with
  * its copy-on-write pages as the program left them and its other pages still showing the
  * file. It maps all of PATH (a regular file) MAP_PRIVATE, PROT_READ|PROT_WRITE, closes the
  * descriptor, overwrites every third page (pages 0, 3, 6, ...) with a pattern, prints "ready"
- * and waits WAIT_MS in 100 ms nanosleep steps. Then it reopens PATH and checks the written
+ * and waits for the harness's go (labtest.h; the migration happens meanwhile). Then it reopens PATH and checks the written
  * pages against the pattern and the others against pread() of the file: "filemap ok" or
  * "FAIL ...", then "checksum 0x%016llx" over the mapping (deterministic for a given file).
  */
@@ -14,8 +14,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "lib/labtest.h"
 
 #define PAGE 4096
 
@@ -24,40 +25,26 @@ static unsigned char pat(size_t off) { return (unsigned char)(off * 131 + (off >
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: filemap PATH [WAIT_MS]\n");
+		fprintf(stderr, "usage: filemap PATH\n");
 		return 2;
 	}
-	long wait_ms = argc > 2 ? atol(argv[2]) : 3000;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 
 	int fd = open(argv[1], O_RDONLY);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) || st.st_size == 0) {
-		printf("FAIL open %s\n", argv[1]);
-		return 1;
-	}
+	lt_check(fd >= 0 && !fstat(fd, &st) && st.st_size, "open %s", argv[1]);
 	size_t size = st.st_size;
 	unsigned char *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED) {
-		printf("FAIL mmap\n");
-		return 1;
-	}
+	lt_check(m != MAP_FAILED, "mmap");
 	close(fd);
 	for (size_t off = 0; off < size; off += 3 * PAGE)
 		for (size_t i = off; i < off + PAGE && i < size; i++)
 			m[i] = pat(i);
-	printf("ready\n");
-	for (long left = wait_ms; left > 0; left -= 100) {
-		struct timespec step = { 0, (left < 100 ? left : 100) * 1000000 };
-		nanosleep(&step, NULL);
-	}
+	lt_ready_wait_go();
 
 	unsigned char buf[PAGE];
 	int bad = 0;
-	if ((fd = open(argv[1], O_RDONLY)) < 0) {
-		printf("FAIL reopen %s\n", argv[1]);
-		return 1;
-	}
+	lt_check((fd = open(argv[1], O_RDONLY)) >= 0, "reopen %s", argv[1]);
 	for (size_t off = 0; off < size && !bad; off += PAGE) {
 		size_t len = size - off < PAGE ? size - off : PAGE;
 		if (off / PAGE % 3 == 0) {

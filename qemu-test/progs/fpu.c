@@ -25,6 +25,23 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* The state's start (from INIT), the loops' register operands, and the stores of the state after a loop (x0, y0, x1, y1, f
+ * into out[0..4]), shared by the forward and the inverse halves. */
+#define STATE_OPERANDS [x0] "+x"(x0), [y0] "+x"(y0), [x1] "+x"(x1), [y1] "+x"(y1), [f] "+x"(f), \
+		       [t0] "=&x"(t0), [t1] "=&x"(t1), [k] "+r"(k)
+#define LOAD_STATE(T, TD, load, zero) \
+	T x0 = load((const T *)INIT[0]), y0 = load((const T *)INIT[1]), t0, t1; \
+	T x1 = load((const T *)INIT[2]), y1 = load((const T *)INIT[3]); \
+	TD f = zero()
+#define STORE256(out) do { \
+	_mm256_storeu_si256((__m256i *)(out)[0], x0); _mm256_storeu_si256((__m256i *)(out)[1], y0); \
+	_mm256_storeu_si256((__m256i *)(out)[2], x1); _mm256_storeu_si256((__m256i *)(out)[3], y1); \
+	_mm256_storeu_pd((double *)(out)[4], f); } while (0)
+#define STORE128(out) do { \
+	_mm_storeu_si128((__m128i *)(out)[0], x0); _mm_storeu_si128((__m128i *)(out)[1], y0); \
+	_mm_storeu_si128((__m128i *)(out)[2], x1); _mm_storeu_si128((__m128i *)(out)[3], y1); \
+	_mm_storeu_pd((double *)(out)[4], f); } while (0)
+
 /* Start values of x0, y0, x1, y1 (lanes 0-1 are the low 128-bit half; SSE2 uses only those).
  * The end check reads them back from memory: copies kept in registers could be corrupted
  * just like the state. */
@@ -65,11 +82,7 @@ static void run_avx2(uint64_t n, uint64_t st[5][4], int ok[2])
 	const __m256i sl = _mm256_set_epi64x(41, 7, 29, 13);	/* upper lanes rotate differently */
 	const __m256i sr = _mm256_sub_epi64(_mm256_set1_epi64x(64), sl);
 	const __m256d c = _mm256_set_pd(7.0, 5.0, 3.0, 1.0);
-	__m256i x0 = _mm256_loadu_si256((const __m256i *)INIT[0]), t0, t1;
-	__m256i y0 = _mm256_loadu_si256((const __m256i *)INIT[1]);
-	__m256i x1 = _mm256_loadu_si256((const __m256i *)INIT[2]);
-	__m256i y1 = _mm256_loadu_si256((const __m256i *)INIT[3]);
-	__m256d f = _mm256_setzero_pd();
+	LOAD_STATE(__m256i, __m256d, _mm256_loadu_si256, _mm256_setzero_pd);
 	uint64_t fin[5][4];
 	uint64_t k = n;
 
@@ -87,14 +100,9 @@ static void run_avx2(uint64_t n, uint64_t st[5][4], int ok[2])
 		     "vpxor %[x1], %[y1], %[y1]\n\t"
 		     "vaddpd %[c], %[f], %[f]\n\t"
 		     "dec %[k]\n\tjnz 1b\n2:"
-		     : [x0] "+x"(x0), [y0] "+x"(y0), [x1] "+x"(x1), [y1] "+x"(y1), [f] "+x"(f),
-		       [t0] "=&x"(t0), [t1] "=&x"(t1), [k] "+r"(k)
+		     : STATE_OPERANDS
 		     : [sl] "x"(sl), [sr] "x"(sr), [c] "x"(c));
-	_mm256_storeu_si256((__m256i *)st[0], x0);
-	_mm256_storeu_si256((__m256i *)st[1], y0);
-	_mm256_storeu_si256((__m256i *)st[2], x1);
-	_mm256_storeu_si256((__m256i *)st[3], y1);
-	_mm256_storeu_pd((double *)st[4], f);
+	STORE256(st);
 	k = n;
 	asm volatile("test %[k], %[k]\n\tjz 2f\n"
 		     "1:\n\t"
@@ -110,14 +118,9 @@ static void run_avx2(uint64_t n, uint64_t st[5][4], int ok[2])
 		     "vpsubq %[y1], %[x1], %[x1]\n\t"
 		     "vsubpd %[c], %[f], %[f]\n\t"
 		     "dec %[k]\n\tjnz 1b\n2:"
-		     : [x0] "+x"(x0), [y0] "+x"(y0), [x1] "+x"(x1), [y1] "+x"(y1), [f] "+x"(f),
-		       [t0] "=&x"(t0), [t1] "=&x"(t1), [k] "+r"(k)
+		     : STATE_OPERANDS
 		     : [sl] "x"(sl), [sr] "x"(sr), [c] "x"(c));
-	_mm256_storeu_si256((__m256i *)fin[0], x0);
-	_mm256_storeu_si256((__m256i *)fin[1], y0);
-	_mm256_storeu_si256((__m256i *)fin[2], x1);
-	_mm256_storeu_si256((__m256i *)fin[3], y1);
-	_mm256_storeu_pd((double *)fin[4], f);
+	STORE256(fin);
 	ok[0] = back_at_start(fin, 0, 2);
 	ok[1] = back_at_start(fin, 2, 4);
 }
@@ -125,11 +128,7 @@ static void run_avx2(uint64_t n, uint64_t st[5][4], int ok[2])
 static void run_sse2(uint64_t n, uint64_t st[5][4], int ok[2])
 {
 	const __m128d c = _mm_set_pd(3.0, 1.0);
-	__m128i x0 = _mm_loadu_si128((const __m128i *)INIT[0]), t0, t1;
-	__m128i y0 = _mm_loadu_si128((const __m128i *)INIT[1]);
-	__m128i x1 = _mm_loadu_si128((const __m128i *)INIT[2]);
-	__m128i y1 = _mm_loadu_si128((const __m128i *)INIT[3]);
-	__m128d f = _mm_setzero_pd();
+	LOAD_STATE(__m128i, __m128d, _mm_loadu_si128, _mm_setzero_pd);
 	uint64_t fin[5][4];
 	uint64_t k = n;
 
@@ -143,15 +142,10 @@ static void run_sse2(uint64_t n, uint64_t st[5][4], int ok[2])
 		     "pxor %[x0], %[y0]\n\tpxor %[x1], %[y1]\n\t"
 		     "addpd %[c], %[f]\n\t"
 		     "dec %[k]\n\tjnz 1b\n2:"
-		     : [x0] "+x"(x0), [y0] "+x"(y0), [x1] "+x"(x1), [y1] "+x"(y1), [f] "+x"(f),
-		       [t0] "=&x"(t0), [t1] "=&x"(t1), [k] "+r"(k)
+		     : STATE_OPERANDS
 		     : [c] "x"(c));
 	memset(st, 0, 5 * 4 * 8);
-	_mm_storeu_si128((__m128i *)st[0], x0);
-	_mm_storeu_si128((__m128i *)st[1], y0);
-	_mm_storeu_si128((__m128i *)st[2], x1);
-	_mm_storeu_si128((__m128i *)st[3], y1);
-	_mm_storeu_pd((double *)st[4], f);
+	STORE128(st);
 	k = n;
 	asm volatile("test %[k], %[k]\n\tjz 2f\n"
 		     "1:\n\t"
@@ -163,14 +157,9 @@ static void run_sse2(uint64_t n, uint64_t st[5][4], int ok[2])
 		     "psubq %[y0], %[x0]\n\tpsubq %[y1], %[x1]\n\t"
 		     "subpd %[c], %[f]\n\t"
 		     "dec %[k]\n\tjnz 1b\n2:"
-		     : [x0] "+x"(x0), [y0] "+x"(y0), [x1] "+x"(x1), [y1] "+x"(y1), [f] "+x"(f),
-		       [t0] "=&x"(t0), [t1] "=&x"(t1), [k] "+r"(k)
+		     : STATE_OPERANDS
 		     : [c] "x"(c));
-	_mm_storeu_si128((__m128i *)fin[0], x0);
-	_mm_storeu_si128((__m128i *)fin[1], y0);
-	_mm_storeu_si128((__m128i *)fin[2], x1);
-	_mm_storeu_si128((__m128i *)fin[3], y1);
-	_mm_storeu_pd((double *)fin[4], f);
+	STORE128(fin);
 	ok[0] = back_at_start(fin, 0, 2);
 	ok[1] = 1;
 }

@@ -1,12 +1,13 @@
 /*
- * heapsum [ROUNDS] [DELAY_MS] (defaults 100, 50): heap, brk area and a deep stack must survive
- * a migration. Each round frees and reallocates some of 128 malloc blocks (sizes 1 B..2 KiB,
+ * heapsum [ROUNDS] [DELAY_MS] [GO_ROUND] (defaults 100, 50, 0): heap, brk area and a deep
+ * stack must survive a migration. Each round frees and reallocates some of 128 malloc blocks (sizes 1 B..2 KiB,
  * now and then up to 200 KiB so that glibc serves them with mmap), rewrites part of 5 pages it
  * got from brk()/sbrk() itself, then recurses 2500 frames deep, each frame holding a local
- * array; the DELAY_MS nanosleep happens at the bottom of the recursion, so a migration usually
- * catches the deep stack. Every frame re-checks its array after the return, freed blocks are
+ * array; the DELAY_MS nanosleep happens at the bottom of the recursion. In round GO_ROUND (if
+ * not 0) the bottom of the recursion prints "ready" and waits for the harness's go instead
+ * (labtest.h): the migration happens then, with the whole deep stack live. Every frame re-checks its array after the return, freed blocks are
  * checked before free, and a 64-bit checksum over all of it is folded each round. Output:
- * "ready", "round N" per round, "checksum 0x%016llx"; mismatches print "FAIL ..." and exit 1.
+ * "round N" per round (and "ready" in round GO_ROUND), "checksum 0x%016llx"; mismatches print "FAIL ..." and exit 1.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lib/labtest.h"
 
 #define SLOTS 128
 #define DEPTH 2500
@@ -24,6 +27,7 @@ static struct { unsigned char *p; size_t n; uint64_t seed; } slot[SLOTS];
 static uint64_t *brk_area;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static struct timespec delay;
+static long go_round, round_now;
 
 static uint64_t mix(uint64_t x)		/* splitmix64 finaliser */
 {
@@ -48,8 +52,7 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 
 static void fail(const char *what, long a)
 {
-	printf("FAIL %s %ld\n", what, a);
-	exit(1);
+	lt_fail("%s %ld", what, a);
 }
 
 /* Byte i of a block with this seed; filled and checked in 8-byte steps plus a tail. */
@@ -100,7 +103,10 @@ static uint64_t recurse(int depth, uint64_t seed)
 	for (int i = 0; i < 12; i++)
 		loc[i] = mix(seed ^ ((uint64_t)depth << 8 | i));
 	uint64_t h;
-	if (depth == 0)
+	if (depth == 0 && round_now == go_round) {
+		lt_ready_wait_go();
+		h = 1;
+	} else if (depth == 0)
 		h = nanosleep(&delay, NULL) == 0 ? 1 : 2;	/* EINTR would change the sum */
 	else
 		h = recurse(depth - 1, seed + 1);
@@ -115,9 +121,10 @@ static uint64_t recurse(int depth, uint64_t seed)
 int main(int argc, char **argv)
 {
 	long rounds = argc > 1 ? atol(argv[1]) : 100, ms = argc > 2 ? atol(argv[2]) : 50;
+	go_round = argc > 3 ? atol(argv[3]) : 0;
 	delay.tv_sec = ms / 1000;
 	delay.tv_nsec = ms % 1000 * 1000000;
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 
 	/* Grow the break ourselves: 4 pages with brk(), one more with sbrk(). */
 	char *base = sbrk(0);
@@ -129,8 +136,8 @@ int main(int argc, char **argv)
 		brk_area[i] = mix(i);
 
 	uint64_t sum = 0xcbf29ce484222325ull;
-	printf("ready\n");
 	for (long r = 1; r <= rounds; r++) {
+		round_now = r;
 		heap_step();
 		for (size_t i = r % 7; i < brk_words; i += 7)	/* rewrite a seventh of the brk area */
 			brk_area[i] = mix(brk_area[i] + r);

@@ -1,7 +1,7 @@
 /*
- * lazyops [WAIT_MS]: lazily restored memory must behave like anonymous memory. It fills a
- * 4 MiB region and grows its heap, prints "ready", waits WAIT_MS (default 3000; the
- * migration window), then checks, printing one line each:
+ * lazyops: lazily restored memory must behave like anonymous memory. It fills a 4 MiB region
+ * and grows its heap, prints "ready", waits for the harness's go (labtest.h; the migration
+ * happens meanwhile), then checks, printing one line each:
  *   "fork ok"      a child sees the same data (and its writes stay its own);
  *   "dontneed ok"  MADV_DONTNEED reads back zeros;
  *   "cow ok"       a write after a read changes only this process's copy;
@@ -17,8 +17,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "lib/labtest.h"
 
 #define LEN (4 << 20)
 #define PAGE 4096
@@ -33,27 +34,22 @@ static int check(const uint8_t *p, size_t off, size_t n)
 
 static void fail(const char *what)
 {
-	printf("FAIL %s\n", what);
-	exit(1);
+	lt_fail("%s", what);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	long wait_ms = argc > 1 ? atol(argv[1]) : 3000;
-	struct timespec step = { 0, 100 * 1000 * 1000 };
 	uint8_t *m = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint8_t *heap = sbrk(0);
 	int st;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 	if (m == MAP_FAILED || sbrk(64 * PAGE) == (void *)-1)
 		fail("setup");
 	for (size_t i = 0; i < LEN; i++)
 		m[i] = (uint8_t)(i * 7 + 3);
 	memset(heap, 0x5a, 64 * PAGE);
-	printf("ready\n");
-	for (long t = 0; t < wait_ms; t += 100)
-		nanosleep(&step, NULL);
+	lt_ready_wait_go();
 
 	pid_t c = fork();
 	if (c == 0) {

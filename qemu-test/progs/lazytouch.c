@@ -1,8 +1,9 @@
 /*
- * lazytouch MIB PERCENT [WAIT_MS] [STEP_US]: memory that is mostly never touched again after a
+ * lazytouch MIB PERCENT [STEP_US]: memory that is mostly never touched again after a
  * migration. It maps MIB MiB, fills every page (so the source holds all of it), prints
- * "ready", waits WAIT_MS (default 3000; the migration window), then reads the first PERCENT%
- * of the pages in order (sleeping STEP_US microseconds between pages if given, default 0),
+ * "ready", waits for the harness's go (labtest.h; the migration happens meanwhile), then
+ * reads the first PERCENT% of the pages in order (sleeping STEP_US microseconds between
+ * pages if given, default 0),
  * folding a checksum, and prints "touched N pages" and "checksum 0x%016llx" (deterministic
  * for given MIB and PERCENT). Used for bytes-on-the-wire, prefetch and source-loss checks.
  */
@@ -10,28 +11,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "lib/labtest.h"
 
 int main(int argc, char **argv)
 {
 	long mib = argc > 1 ? atol(argv[1]) : 256, percent = argc > 2 ? atol(argv[2]) : 10;
-	long wait_ms = argc > 3 ? atol(argv[3]) : 3000, step_us = argc > 4 ? atol(argv[4]) : 0;
+	long step_us = argc > 3 ? atol(argv[3]) : 0;
 	size_t len = (size_t)mib << 20, pages = len / 4096, touch = pages * percent / 100;
-	struct timespec step = { 0, 100 * 1000 * 1000 };
 	uint64_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t sum = 0xcbf29ce484222325ull;
 
-	if (mem == MAP_FAILED) {
-		printf("FAIL mmap\n");
-		return 1;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
+	lt_check(mem != MAP_FAILED, "mmap");
 	for (size_t i = 0; i < len / 8; i += 64)
 		mem[i] = i * 0x9e3779b97f4a7c15ull + 1;
-	printf("ready\n");
-	for (long t = 0; t < wait_ms; t += 100)
-		nanosleep(&step, NULL);
+	lt_ready_wait_go();
 	for (size_t p = 0; p < touch; p++) {
 		for (size_t w = 0; w < 512; w += 64)
 			sum = (sum ^ mem[p * 512 + w]) * 0x100000001b3ull;

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/labtest.h"
+
 #define ALT_SIZE (64 * 1024)
 
 static char *alt;
@@ -45,7 +47,7 @@ static void on_term(int sig) { (void)sig; _exit(3); }
 
 int main(void)
 {
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 	alt = malloc(ALT_SIZE);
 	stack_t ss = { .ss_sp = alt, .ss_size = ALT_SIZE };
 	struct sigaction s1 = { .sa_sigaction = on_usr1, .sa_flags = SA_ONSTACK | SA_SIGINFO };
@@ -61,19 +63,14 @@ int main(void)
 	sigaddset(&intr, SIGINT);
 	if (!alt || sigaltstack(&ss, NULL) || sigaction(SIGUSR1, &s1, NULL) ||
 	    sigaction(SIGUSR2, &s2, NULL) || sigaction(SIGTERM, &st, NULL) ||
-	    sigaction(SIGHUP, &ign, NULL) || sigprocmask(SIG_BLOCK, &intr, NULL)) {
-		printf("FAIL setup\n");
-		return 1;
-	}
-	printf("ready\n");
+	    sigaction(SIGHUP, &ign, NULL) || sigprocmask(SIG_BLOCK, &intr, NULL))
+		lt_fail("setup");
+	lt_ready();
 	for (int i = 0; i < 1200 && !(ran1 && ran2); i++) {
 		struct timespec t = { 0, 50 * 1000000 };
 		nanosleep(&t, NULL);
 	}
-	if (!(ran1 && ran2)) {
-		printf("FAIL timeout usr1=%d usr2=%d\n", (int)ran1, (int)ran2);
-		return 1;
-	}
+	lt_check(ran1 && ran2, "timeout usr1=%d usr2=%d", (int)ran1, (int)ran2);
 
 	sigset_t cur;
 	struct sigaction hup;
@@ -87,10 +84,8 @@ int main(void)
 	printf("usr2 altstack=%s\n", on_alt2 ? "yes" : "no");
 	printf(mask_ok ? "mask ok\n" : "mask lost\n");
 	printf(hup_ok ? "hup ignored\n" : "hup not ignored\n");
-	if (!on_alt1 || on_alt2 || !mask_ok || !hup_ok || !alt_ok) {
-		printf("FAIL signal state%s\n", alt_ok ? "" : " (sigaltstack setting lost)");
-		return 1;
-	}
+	lt_check(on_alt1 && !on_alt2 && mask_ok && hup_ok && alt_ok, "signal state%s",
+		 alt_ok ? "" : " (sigaltstack setting lost)");
 	printf("done\n");
 	return 0;
 }

@@ -1,8 +1,8 @@
 /*
  * tracer PID: makes PID a ptraced process, which migration must refuse. It PTRACE_SEIZEs PID
- * (the tracee keeps running: no stop is requested), prints "traced" and "ready", then sleeps up
- * to 600 s in 1 s steps; exiting (SIGTERM: status 0) detaches. "FAIL ptrace errno=E" (exit 1)
- * if the seize fails.
+ * (the tracee keeps running: no stop is requested), prints "traced" and "ready", then waits
+ * for the harness's go (labtest.h) and exits 0 with "done", which detaches (so does SIGTERM:
+ * status 0). "FAIL ptrace errno=E" (exit 1) if the seize fails.
  */
 #include <errno.h>
 #include <signal.h>
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <sys/ptrace.h>
 #include <unistd.h>
+
+#include "lib/labtest.h"
 
 static void on_term(int sig) { (void)sig; _exit(0); }
 
@@ -19,15 +21,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tracer PID\n");
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	lt_init();
 	signal(SIGTERM, on_term);
-	if (ptrace(PTRACE_SEIZE, (pid_t)atoi(argv[1]), NULL, NULL)) {
-		printf("FAIL ptrace errno=%d\n", errno);
-		return 1;
-	}
-	printf("traced\n");
-	printf("ready\n");
-	for (int i = 0; i < 600; i++)
-		sleep(1);
+	lt_check(!ptrace(PTRACE_SEIZE, (pid_t)atoi(argv[1]), NULL, NULL), "ptrace errno=%d", errno);
+	lt_say("traced");
+	lt_ready_wait_go();
+	lt_say("done");
 	return 0;
 }
