@@ -255,7 +255,8 @@ fn wait_layout(ctl: &OwnedFd, child: u32) -> Result<(), Fail> {
             return Ok(());
         }
         if st < 0 {
-            let e = std::io::Error::from_raw_os_error(-st);
+            // ioctl(2) returns -1 and leaves the module's error code in errno.
+            let e = std::io::Error::last_os_error();
             return Err(error(format!("rebuilding the address space failed: {e}")));
         }
         match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
