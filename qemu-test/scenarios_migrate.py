@@ -379,7 +379,8 @@ def faults_at_every_step(lab, t):
     for layer, point, spec in points:
         node = n2 if spec['node'] == 'target' else n1
         arm(node, layer, point, spec)
-        rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode eager', timeout=120)
+        mode = spec.get('mode', 'eager')
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode {mode}', timeout=120)
         expect(rc == 12 and 'carries on at home' in out and len(out.strip().splitlines()) == 1,
                f'{point}: rc {rc}: {out!r}')
         expect(wait_console(node, spec['logged']), f'{point}: not logged')
