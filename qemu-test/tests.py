@@ -118,17 +118,24 @@ def refusing_programs():
 
 
 def fault_points():
-    """faults.json, checked against the daemon's own list (POINTS in ctl/src/fault.rs)."""
+    """faults.json, checked against the daemon's own list (enum FaultPoint in ctl/src/fault.rs)."""
     with open(os.path.join(HERE, 'faults.json')) as f:
         faults = json.load(f)
     with open(os.path.join(TOP, 'ctl/src/fault.rs')) as f:
         src = f.read()
-    block = re.search(r'POINTS: &\[&str\] = &\[(.*?)\];', src, re.S)
-    daemon = set(re.findall(r'"([^"]+)"', block.group(1))) if block else set()
+    # The daemon's points are the variants of `enum FaultPoint` (clap names them in kebab case).
+    block = re.search(r'pub enum FaultPoint \{(.*?)\n\}', src, re.S)
+    variants = re.findall(r'^\s*([A-Z][A-Za-z0-9]*),', re.sub(r'///.*', '', block.group(1)), re.M) if block else []
+    daemon = {re.sub(r'(?<!^)(?=[A-Z])', '-', v).lower() for v in variants}
     listed = set(faults['daemon']['points'])
     if daemon != listed:
         raise ValueError(f'qemu-test/faults.json and ctl/src/fault.rs differ: only in fault.rs '
                          f'{sorted(daemon - listed)}, only in faults.json {sorted(listed - daemon)}')
+    with open(os.path.join(TOP, 'kmod/fault.rs')) as f:
+        module = set(re.findall(r'\(FaultPoint::\w+, "([^"]+)"\)', f.read())) - {'none'}
+    if module != set(faults['kmod']['points']):
+        raise ValueError(f'qemu-test/faults.json and kmod/fault.rs name different module points: '
+                         f'{sorted(module)} vs {sorted(faults["kmod"]["points"])}')
     return faults
 
 
