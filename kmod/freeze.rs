@@ -63,7 +63,7 @@ state_enum! {
 pub(crate) struct FreezeSession {
     id: u32,
     pid: i32,
-    /// How long the task may stay parked without a decision.
+    /// How long the task may stay parked without a decision (not bounded once handed over).
     hold_ms: u32,
     state: AtomicEnum<FreezeState>,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
@@ -287,13 +287,13 @@ fn park(s: Arc<FreezeSession>) {
     // Parked: sleep killable (a frozen task must stay killable) until a decision.
     let mut outcome = s.wait_while(FreezeState::Parked, s.hold_ms);
     if outcome == Ok(FreezeState::Handed) {
-        // Serving pages for its copy elsewhere: wait for commit; never come back.
-        outcome = s.wait_while(FreezeState::Handed, s.hold_ms);
-        if outcome == Ok(FreezeState::Handed) {
-            pr_warn!("pid {}: handed over, no commit within {} ms; ending the original\n", s.pid, s.hold_ms);
-            let _ = s.state.transition(FreezeState::Handed, FreezeState::Commit);
-            outcome = Ok(FreezeState::Commit);
-        }
+        // Serving pages for its copy elsewhere, for as long as that copy may fault: no time
+        // limit (a copy that sleeps for a day still needs its pages). Commit ends it, and so
+        // does the last close of the hold file (`release`: the controller is gone).
+        outcome = s
+            .wq
+            .wait_killable_unbounded(&|| s.state.load() != FreezeState::Handed)
+            .map(|()| s.state.load());
     }
     let state = match outcome {
         Ok(FreezeState::Parked) => {

@@ -1,32 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A small fixed-size table of shared objects (frozen tasks, pagers), found by a predicate.
-//! Small on purpose: a node freezes or pages a handful of tasks at a time; a full table is
-//! an EBUSY, not an allocation in a fault path.
+//! A table of shared objects (frozen tasks, pagers), found by a predicate. No fixed cap: it
+//! grows (in the doits that add, process context, GFP_KERNEL) to the most entries it ever
+//! held at once, and reuses freed slots; lookups never allocate (they run in fault paths).
+//! A node freezes or pages a handful of tasks at a time, so a linear scan is enough.
 
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
-pub(crate) const SLOTS: usize = 64;
-
 #[pin_data]
 pub(crate) struct Registry<T: Send + Sync> {
+    /// Locking: a mutex (sleeps): every caller is in process context (doits, faults, task
+    /// works, file release), never in atomic context.
     #[pin]
-    slots: Mutex<[Option<Arc<T>>; SLOTS]>,
+    slots: Mutex<KVec<Option<Arc<T>>>>,
 }
 
 impl<T: Send + Sync> Registry<T> {
     pub(crate) fn new() -> impl PinInit<Self> {
-        pin_init!(Registry { slots <- kernel::new_mutex!([const { None }; SLOTS]) })
+        pin_init!(Registry { slots <- kernel::new_mutex!(KVec::new()) })
     }
 
-    /// Add `v` unless an entry matches `clash`: Err(EEXIST) then, Err(EBUSY) if full.
+    /// Add `v` unless an entry matches `clash`: Err(EEXIST) then, Err(ENOMEM) if the table
+    /// cannot grow.
     pub(crate) fn insert(&self, v: Arc<T>, clash: impl Fn(&T) -> bool) -> Result {
         let mut slots = self.slots.lock();
         if slots.iter().flatten().any(|s| clash(s)) {
             return Err(EEXIST);
         }
-        let slot = slots.iter_mut().find(|s| s.is_none()).ok_or(EBUSY)?;
-        *slot = Some(v);
+        match slots.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(v),
+            None => slots.push(Some(v), GFP_KERNEL)?,
+        }
         Ok(())
     }
 

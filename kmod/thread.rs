@@ -45,7 +45,7 @@ fn restart_of(regs: &[u64; NREGS]) -> (Restart, u64) {
 /// A syscall that restart_syscall would finish (futex, poll) cannot be resumed that way on
 /// another node, because its restart block holds kernel state; it is reissued with its
 /// original arguments instead, as for -ERESTARTNOINTR. nanosleep is special-cased
-/// (`restart` = Nanosleep, see `finish_restart`) so that it sleeps only what is left.
+/// (`restart` = Nanosleep, see `complete_syscall`) so that it sleeps only what is left.
 fn user_visible_regs(mut regs: [u64; NREGS], restart: Restart) -> [u64; NREGS] {
     let in_syscall = (regs[REG_ORIG_AX] as i64) >= 0;
     match restart_code(regs[REG_AX]) {
@@ -98,15 +98,19 @@ impl ThreadImage {
         cpu::set_thread_state(&self.state, &self.sigactions);
     }
 
-    /// Finish a nanosleep that the freeze interrupted: sleep what is left (less the time
-    /// already spent restoring), then let the task return from the syscall with 0, as if it
-    /// had never stopped. A signal during that sleep is delivered afterwards (the task's
-    /// signals are still blocked here), a documented difference from a local sleep.
-    pub(crate) fn finish_restart(regs: &mut [u64; NREGS], remaining_ns: u64) -> Result {
-        task::sleep_killable_ns(remaining_ns)?;
+    /// Finish a nanosleep that the freeze interrupted: the task returns from the syscall
+    /// with 0, as if it had never stopped, once `sleep_rest` slept what is left (less the
+    /// time already spent restoring). A non-fatal signal during that rest is delivered
+    /// afterwards (the sleep is killable, not interruptible), a documented difference from a
+    /// local sleep.
+    pub(crate) fn complete_syscall(regs: &mut [u64; NREGS]) {
         regs[REG_AX] = 0;
         regs[REG_IP] = regs[REG_IP].wrapping_add(SYSCALL_INSN_LEN);
-        Ok(())
+    }
+
+    /// Sleep the rest of the interrupted nanosleep (killable: a fatal signal ends it).
+    pub(crate) fn sleep_rest(remaining_ns: u64) -> Result {
+        task::sleep_killable_ns(remaining_ns)
     }
 
     /// Load registers, FPU state and the signal mask into `current`. Must run from a

@@ -7,7 +7,7 @@ import time
 
 from scenarios import expect, wait_console
 from scenarios_migrate import (alive, baseline, final_line, go, kill_daemon, migrate,  # noqa: F401
-                               start, wait_for)
+                               restart_daemon, start, wait_for)
 
 
 def stats(node):
@@ -110,6 +110,30 @@ def lazy_source_dies(lab, t):
     expect(not alive(n1, pid), 'the original came back on node1')
 
 
+def lazy_no_push_outlives_timeouts(lab, t):
+    """See lazytouch.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum')
+    # Short limits, so that the scenario outlives them in seconds: a peer's daemon may stay
+    # silent 4 s, a frozen task with no decision resumes after 3 s.
+    for node in (n1, n2):
+        restart_daemon(node, '--peer-timeout 4 --hold-timeout 3')
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    # The copy on node2 polls for its go file and touches nothing else: its fault channel
+    # stays silent for three times the peer timeout, and the original stays handed over
+    # four times longer than the hold timeout.
+    time.sleep(12)
+    expect(re.search(rf'^\d+\s+{pid}\s+out .*serving', n1.ok('migctl ps'), re.M),
+           f'node1 no longer serves pid {pid}: {n1.ok("migctl ps")}')
+    go(n2, pid)
+    out = wait_for(n2, r'^checksum |^FAIL', timeout=120)
+    expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
+    wait_released(n1, pid)
+    expect(stats(n1)[-1]['remote_faults'] > 0, 'no page came on demand')
+
+
 SCRIPTED = {f.__name__: f for f in [
     lazy_wire_bytes_follow_touched_pages, lazy_push_releases_source, lazy_prefetch_cuts_faults,
-    lazy_source_dies]}
+    lazy_source_dies, lazy_no_push_outlives_timeouts]}

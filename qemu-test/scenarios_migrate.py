@@ -204,6 +204,21 @@ def blocked_in_syscalls(lab, t):
     expect('pause returned errno=4 handler=1' in out, out)
 
 
+def long_sleep_migrates(lab, t):
+    """See sleeper.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, 'sleeper nanosleep 35')
+    wait_for(n1, r'^ready$')
+    time.sleep(1)
+    t0 = time.time()
+    migrate(n1, pid, n2, t, timeout=60)
+    expect(time.time() - t0 < 25, f'the migration took {time.time() - t0:.0f} s: it waited for the sleep')
+    out = wait_for(n2, r'^elapsed_ms|^FAIL', timeout=60)
+    expect('slept ok' in out and 'FAIL' not in out, out)
+    ms = int(final_line(out, 'elapsed_ms').split()[1])
+    expect(33500 <= ms <= 40000, f'slept {ms} ms for a 35 s nanosleep')
+
+
 def refuse(node, pid, dst, why, rc=11, via=''):
     """A refused migration: one line naming the reason, the given exit code."""
     out_rc, out = node.sh(f'{via}migctl migrate {pid} --to {dst}', timeout=60)
@@ -280,7 +295,7 @@ def refusals_on_the_target(lab, t):
 
 
 def big_transfer_started(n1, t):
-    """Start a 256 MiB program on node1 and its migration to node2 in the background; return
+    """Start the big-heap program (t.args MiB) on node1 and its migration to node2 in the background; return
     (the checksum of an unmigrated run, pid) once pages are flowing. The migration's output
     and exit code land in node1:/tmp/m.out. The program waits for go, so it is frozen or
     waiting during the whole transfer whatever the kernel's speed."""
@@ -462,4 +477,4 @@ def madvise_flags_survive(lab, t):
 SCRIPTED = {f.__name__: f for f in [
     blocked_in_syscalls, refusals, refusals_on_the_target, target_dies_mid_transfer,
     freeze_times_out, user_migrates_own_process, faults_at_every_step, process_gone_before_freeze,
-    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive]}
+    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive, long_sleep_migrates]}

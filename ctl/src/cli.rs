@@ -43,6 +43,14 @@ pub enum Cmd {
         /// Fail every migration at this point (testing).
         #[arg(long, value_enum)]
         inject_fault: Option<FaultPoint>,
+        /// Seconds a peer's daemon may leave a request unanswered before the migration
+        /// fails (a peer whose kernel stops acknowledging is given up after 20 s anyway).
+        #[arg(long, default_value_t = peer::PEER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86400))]
+        peer_timeout: u64,
+        /// Seconds a frozen process waits for the migration's outcome before it resumes by
+        /// itself (the last resort if this daemon hangs). Not after a lazy hand-over.
+        #[arg(long, default_value_t = crate::node::DEFAULT_HOLD_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
+        hold_timeout: u64,
     },
     /// Check that NODE's daemon answers and is in our cluster.
     Ping {
@@ -69,9 +77,11 @@ pub enum Cmd {
         /// uninterruptible sleep), the migration is refused and it is left as it was.
         #[arg(long, default_value_t = 30)]
         freeze_timeout: u32,
-        /// lazy: it runs there at once and its memory follows on demand, with prefetch and
-        /// a background push; eager: all memory before it runs there (stop-and-copy).
-        #[arg(long, value_enum, default_value_t = MigrateMode::Lazy)]
+        /// eager: all memory before it runs there (stop-and-copy); lazy: it runs there at
+        /// once and its memory follows on demand, with prefetch and a background push.
+        /// Eager is the default while lazy memory still differs from anonymous memory
+        /// after a fork (see README, "Lazy memory").
+        #[arg(long, value_enum, default_value_t = MigrateMode::Eager)]
         mode: MigrateMode,
         /// Lazy mode: no background push (pages move only on demand; the home node serves
         /// them until the process ends).
@@ -91,6 +101,9 @@ pub enum Cmd {
     Ps {
         #[arg(long)]
         json: bool,
+        /// First forget the migrations that have ended (root only).
+        #[arg(long)]
+        forget: bool,
     },
     /// Write the man page (DIR/man/migctl.1) and shell completions (DIR/completions/).
     #[command(hide = true)]
@@ -108,8 +121,11 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", if json { info.to_json() } else { info.to_text() });
             Ok(())
         }
-        Cmd::Serve { listen, key, socket, inject_fault } => {
-            let node = Node::new(peer::key::load(&key)?, inject_fault, Config::new(&listen, &socket));
+        Cmd::Serve { listen, key, socket, inject_fault, peer_timeout, hold_timeout } => {
+            let mut config = Config::new(&listen, &socket);
+            config.peer_timeout = std::time::Duration::from_secs(peer_timeout);
+            config.hold_timeout = std::time::Duration::from_secs(hold_timeout);
+            let node = Node::new(peer::key::load(&key)?, inject_fault, config);
             peer::serve::run(node)
         }
         Cmd::Ping { node, key, json, timeout } => {
@@ -135,7 +151,7 @@ pub fn run(cli: Cli) -> Result<()> {
             client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode)
         }
         Cmd::Stats { id, json } => client::stats(id, json),
-        Cmd::Ps { json } => client::ps(json),
+        Cmd::Ps { json, forget } => client::ps(json, forget),
         Cmd::Keygen => {
             println!("{}", peer::key::generate()?);
             Ok(())

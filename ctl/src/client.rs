@@ -86,6 +86,7 @@ fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
     local::send(&mut s, &req).map_err(io)?;
     match local::recv::<LocalEvent>(&mut s).map_err(io)? {
         LocalEvent::Table(t) => Ok(t),
+        LocalEvent::Failed(crate::error::Failure::Failed(why)) => Err(CtlError::LocalDaemon(std::io::Error::other(why))),
         _ => Err(CtlError::UnexpectedAnswer),
     }
 }
@@ -112,8 +113,8 @@ pub fn stats(id: Option<u64>, json: bool) -> Result<()> {
 }
 
 /// `migctl ps`: the migrations in and out of this node.
-pub fn ps(json: bool) -> Result<()> {
-    let t = ask_table(LocalRequest::Ps)?;
+pub fn ps(json: bool, forget: bool) -> Result<()> {
+    let t = ask_table(if forget { LocalRequest::Forget } else { LocalRequest::Ps })?;
     if json {
         let v: Vec<serde_json::Value> = t.iter().map(|r| r.to_json()).collect();
         println!("{}", serde_json::to_string(&v)?);

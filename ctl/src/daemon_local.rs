@@ -49,6 +49,18 @@ fn handle(mut s: UnixStream, node: &Arc<Node>) {
         LocalRequest::Ps => {
             let _ = local::send(&mut s, &LocalEvent::Table(node.table.all()));
         }
+        LocalRequest::Forget => {
+            // The records are the node's: only root may drop them (anyone may read them).
+            let uid = nix::sys::socket::getsockopt(&s, nix::sys::socket::sockopt::PeerCredentials).map(|c| c.uid());
+            let answer = if uid == Ok(0) {
+                let n = node.table.forget_ended();
+                info!("forgot {n} ended migration(s), asked by uid 0");
+                LocalEvent::Table(node.table.all())
+            } else {
+                LocalEvent::Failed(Failure::Failed("only root may forget migrations".into()))
+            };
+            let _ = local::send(&mut s, &answer);
+        }
         LocalRequest::Stats { id } => {
             let t = node.table.all().into_iter().filter(|r| id.map_or(true, |i| r.id == i)).collect();
             let _ = local::send(&mut s, &LocalEvent::Table(t));

@@ -19,6 +19,8 @@ pub const SOCKET_PATH: &str = "/run/migr/migctl.sock";
 pub enum LocalRequest {
     Migrate { pid: u32, to: String, timeout_ms: u32, mode: crate::peer::proto::Mode },
     Ps,
+    /// Drop the records of migrations that have ended (root only), then list the rest.
+    Forget,
     Stats { id: Option<u64> },
 }
 

@@ -21,7 +21,16 @@ pub struct Config {
     /// The local control socket.
     pub socket: PathBuf,
     pub stub: String,
+    /// A peer whose daemon does not answer is given up after this long (`--peer-timeout`).
+    pub peer_timeout: std::time::Duration,
+    /// A frozen task with no decision resumes after this long (`--hold-timeout`): the last
+    /// resort if this daemon hangs (if it dies, its hold descriptor closes and the task
+    /// resumes at once). Not after hand-over: a lazily migrated copy may fault at any time.
+    pub hold_timeout: std::time::Duration,
 }
+
+/// See `Config::hold_timeout`.
+pub const DEFAULT_HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Config {
     pub fn new(listen: &str, socket: &Path) -> Self {
@@ -30,6 +39,8 @@ impl Config {
             fault_port: listen.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(crate::peer::DEFAULT_PORT),
             socket: socket.into(),
             stub: std::env::var("MIGR_STUB").unwrap_or_else(|_| DEFAULT_STUB.into()),
+            peer_timeout: crate::peer::PEER_TIMEOUT,
+            hold_timeout: DEFAULT_HOLD_TIMEOUT,
         }
     }
 }

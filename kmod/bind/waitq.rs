@@ -45,6 +45,17 @@ impl WaitQueue {
     /// runs in the waiter's context, after each wake-up, with the task state already set:
     /// it must not sleep.
     pub(crate) fn wait_killable(&self, cond: &dyn Fn() -> bool, ms: u32) -> Result<bool> {
+        self.wait(cond, ms as c_ulong)
+    }
+
+    /// Sleep until `cond()`, with no time limit: Ok(()) once it holds, Err(EINTR) on a
+    /// fatal signal. Same context rules as `wait_killable`.
+    pub(crate) fn wait_killable_unbounded(&self, cond: &dyn Fn() -> bool) -> Result {
+        self.wait(cond, c_ulong::MAX).map(|_| ())
+    }
+
+    /// `ms`: the limit in milliseconds, c_ulong::MAX for none (the glue's convention).
+    fn wait(&self, cond: &dyn Fn() -> bool, ms: c_ulong) -> Result<bool> {
         /// # Safety
         /// `arg` must point at a live `&dyn Fn() -> bool`.
         unsafe extern "C" fn call(arg: *const c_void) -> bool {
@@ -59,7 +70,7 @@ impl WaitQueue {
                 self.head.get(),
                 call,
                 (&cond as *const &dyn Fn() -> bool).cast(),
-                ms as c_ulong,
+                ms,
             )
         };
         if r < 0 {

@@ -90,7 +90,10 @@ void migr_wake_all(struct wait_queue_head *wq)
 long migr_wait_killable(struct wait_queue_head *wq, bool (*cond)(const void *), const void *arg,
 			unsigned long timeout_ms)
 {
-	return wait_event_killable_timeout(*wq, cond(arg), msecs_to_jiffies(timeout_ms));
+	/* ULONG_MAX: no time limit (MAX_SCHEDULE_TIMEOUT makes schedule_timeout plain schedule). */
+	long jiffies = timeout_ms == ULONG_MAX ? MAX_SCHEDULE_TIMEOUT : msecs_to_jiffies(timeout_ms);
+
+	return wait_event_killable_timeout(*wq, cond(arg), jiffies);
 }
 
 long migr_sleep_killable_ns(u64 ns)

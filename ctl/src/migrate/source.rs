@@ -30,9 +30,6 @@ use crate::uapi::Feature;
 use crate::uapi_gen as uapi;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The module resumes a task left parked this long without thaw or commit: the last resort
-/// if this daemon hangs (if it dies, its hold descriptor closes and the task resumes at once).
-const HOLD_TIMEOUT_MS: u32 = 600_000;
 
 /// What a local caller asked for.
 pub struct Migration {
@@ -81,7 +78,7 @@ pub fn migrate(
         ChannelError::Auth => Failure::refused(format!("target {to} refused authentication (cluster key differs?)")),
         other => Failure::refused(format!("target {to}: {other}")),
     })?;
-    ch.set_timeout(crate::peer::PEER_TIMEOUT).map_err(Failure::refused)?;
+    ch.set_timeout(node.config.peer_timeout).map_err(Failure::refused)?;
 
     if node.faults.armed(FaultPoint::SourceProcessGoneBeforeFreeze) {
         make_process_vanish(pid);
@@ -90,7 +87,7 @@ pub fn migrate(
     // 2. Freeze.
     let module = module_for(mode).map_err(Failure::Refused)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let reply = session.module.freeze(pid, timeout_ms, HOLD_TIMEOUT_MS).map_err(Failure::refused)?;
+    let reply = session.module.freeze(pid, timeout_ms, node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32).map_err(Failure::refused)?;
     let (session_id, hold_fd, mut image) = match Frozen::from_reply(reply).map_err(Failure::refused)? {
         Frozen::Refused(why) => return Err(why.into()),
         Frozen::Session { session, hold_fd, image } => (session, hold_fd, image),

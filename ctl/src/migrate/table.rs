@@ -167,18 +167,54 @@ impl Record {
     }
 }
 
+impl State {
+    /// Nothing more happens to a migration in this state: its record may be forgotten.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, State::Starting | State::Frozen | State::Transferring | State::ServingPages { .. } | State::Running)
+    }
+}
+
 /// The migrations of one node daemon (held in its [`crate::node::Node`]).
 #[derive(Debug, Default)]
-pub struct Table(Mutex<Vec<Record>>);
+pub struct Table(Mutex<Records>);
+
+/// Ids are never reused, even after `forget_ended`.
+#[derive(Debug, Default)]
+struct Records {
+    last_id: u64,
+    list: Vec<Record>,
+}
+
+impl std::ops::Deref for Records {
+    type Target = Vec<Record>;
+    fn deref(&self) -> &Vec<Record> {
+        &self.list
+    }
+}
+
+impl std::ops::DerefMut for Records {
+    fn deref_mut(&mut self) -> &mut Vec<Record> {
+        &mut self.list
+    }
+}
 
 impl Table {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Record>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drop the records of migrations that have ended; returns how many.
+    pub fn forget_ended(&self) -> usize {
+        let mut t = self.lock();
+        let before = t.len();
+        t.retain(|r| !r.state.is_final());
+        before - t.len()
     }
 
     pub fn add(&self, pid: u32, direction: Direction, peer: &str) -> u64 {
         let mut t = self.lock();
-        let id = t.last().map(|r| r.id + 1).unwrap_or(1);
+        t.last_id += 1;
+        let id = t.last_id;
         let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         t.push(Record {
             id,
@@ -209,7 +245,7 @@ impl Table {
     }
 
     pub fn all(&self) -> Vec<Record> {
-        self.lock().clone()
+        self.lock().list.clone()
     }
 }
 
@@ -227,6 +263,21 @@ pub fn format(records: &[Record]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forget_drops_only_ended_migrations_and_ids_are_not_reused() {
+        let t = Table::default();
+        let a = t.add(10, Direction::Out, "node2");
+        let b = t.add(11, Direction::Out, "node2");
+        t.set_state(a, State::Failed("x".into()));
+        t.set_state(b, State::ServingPages { to: "node2".into(), pid: 11 });
+        assert_eq!(t.forget_ended(), 1);
+        assert_eq!(t.all().iter().map(|r| r.id).collect::<Vec<_>>(), vec![b]);
+        assert_eq!(t.add(12, Direction::In, "node1"), b + 1);
+        t.set_state(b, State::Released { to: "node2".into(), pid: 11, after_ms: 1 });
+        assert_eq!(t.forget_ended(), 1);
+        assert_eq!(t.add(13, Direction::In, "node1"), b + 2);
+    }
 
     #[test]
     fn latency_percentiles_follow_the_samples() {

@@ -95,10 +95,28 @@ impl Channel {
         self.stream.peer_addr().map(|a| a.ip()).unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
     }
 
-    /// Bound every later read and write: a silent peer becomes an error, never a hang.
+    /// Bound every later read and write: a silent peer becomes an error, never a hang. Data
+    /// the peer's kernel leaves unacknowledged for LINK_TIMEOUT ends the connection
+    /// (ETIMEDOUT on the next read or write), however the writes were split.
     pub fn set_timeout(&self, t: std::time::Duration) -> std::io::Result<()> {
+        use nix::sys::socket::{setsockopt, sockopt::TcpUserTimeout};
+        let link_ms = super::LINK_TIMEOUT.min(t).as_millis() as u32;
+        setsockopt(&self.stream, TcpUserTimeout, &link_ms).map_err(std::io::Error::from)?;
         self.stream.set_read_timeout(Some(t))?;
         self.stream.set_write_timeout(Some(t))
+    }
+
+    /// For a channel that may rightly stay silent for as long as a process runs (a fault
+    /// channel: a process that sleeps for an hour faults on nothing): no read timeout, but TCP
+    /// keepalive probes, so a peer that vanished is still noticed within about LINK_TIMEOUT.
+    pub fn set_idle_allowed(&self) -> std::io::Result<()> {
+        use nix::sys::socket::{setsockopt, sockopt};
+        let idle_s = (super::LINK_TIMEOUT.as_secs() / 2).max(1) as u32;
+        setsockopt(&self.stream, sockopt::KeepAlive, &true).map_err(std::io::Error::from)?;
+        setsockopt(&self.stream, sockopt::TcpKeepIdle, &idle_s).map_err(std::io::Error::from)?;
+        setsockopt(&self.stream, sockopt::TcpKeepInterval, &(idle_s / 2).max(1)).map_err(std::io::Error::from)?;
+        setsockopt(&self.stream, sockopt::TcpKeepCount, &3u32).map_err(std::io::Error::from)?;
+        self.stream.set_read_timeout(None)
     }
 
     /// Encrypt `plain` right behind the frame's length in `buf` and send both with one write:

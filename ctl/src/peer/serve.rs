@@ -50,7 +50,7 @@ fn handle(stream: TcpStream, node: Arc<Node>) {
         }
     };
     info!("peer {peer} authenticated");
-    if let Err(e) = ch.set_timeout(super::PEER_TIMEOUT) {
+    if let Err(e) = ch.set_timeout(node.config.peer_timeout) {
         warn!("peer {peer}: {e}");
         return;
     }

@@ -92,7 +92,7 @@ impl FaultChannel {
             let result = (|| -> Result<(), ServiceError> {
                 let stream = TcpStream::connect_timeout(&source, Duration::from_secs(5))?;
                 let mut ch = Channel::initiate(stream, &key)?;
-                ch.set_timeout(crate::peer::PEER_TIMEOUT)?;
+                ch.set_timeout(node.config.peer_timeout)?;
                 ch.send(&Request::FaultChannel { token })?;
                 let mut m = ModuleClient::connect()?;
                 let mut recent: HashMap<u64, Instant> = HashMap::new();

@@ -12,7 +12,7 @@ use super::{Service, ServiceError};
 use crate::image::Vma;
 use crate::migrate::pages::{self, Run, PAGE};
 use crate::node::Node;
-use crate::peer::channel::Channel;
+use crate::peer::channel::{Channel, ChannelError};
 use crate::peer::proto::{PageBatch, Request, Response};
 
 /// Prefetch window, in pages: starts here, doubles on each fault that continues the last
@@ -163,6 +163,13 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
     };
     let mut window = WINDOW_START;
     let (mut prev, mut next) = (u64::MAX, u64::MAX);
+    // The task there may fault on nothing for as long as it likes (--no-push: no time limit
+    // while the source lives); only a vanished peer ends the channel.
+    if let Err(e) = ch.set_idle_allowed() {
+        log::warn!("peer {peer}: fault channel: {e}");
+        srv.finish();
+        return;
+    }
     loop {
         let addr = match ch.recv::<Request>() {
             Ok(Request::Fault { addr }) => addr,
@@ -170,7 +177,12 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
                 log::warn!("peer {peer}: unexpected {other:?} on a fault channel");
                 break;
             }
-            Err(_) => break, // the target closed it: its task ended or has every page
+            // The target closed it: its task ended or has every page.
+            Err(ChannelError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => {
+                log::warn!("peer {peer}: fault channel lost: {e}; the copy there faults on nothing more from here");
+                break;
+            }
         };
         let page = addr & !(PAGE - 1);
         // Sequential: the fault lands in or right after the last window.
