@@ -7,6 +7,7 @@ help:
 	@echo "make demo        set up, build, boot two nodes and show each one answering"
 	@echo "make test        set up, build, run every check: unit tests, uapi, lab (normal and debug kernels)"
 	@echo "make lab         boot two nodes, copy FILES='a b' to /root and run CMD='...' on node1"
+	@echo "make torture     the differential torture test, seeds 1..SEEDS (20), MODE=eager|lazy, VARIANT=normal|debug"
 	@echo "make bench       migr vs CRIU vs the raw network in the lab (16 MiB-1 GiB; writes docs/BENCH.md, ~30 min)"
 	@echo "make bench-quick the same for 16 and 256 MiB (report in build/bench/BENCH.md)"
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
@@ -49,6 +50,12 @@ demo: setup
 lab: setup
 	MIGR_LAB_CMD='$(CMD)' qemu-test/demo $(FILES)
 
+# The differential torture test with more seeds (1..SEEDS) and a chosen mode (issue 11).
+SEEDS ?= 20
+MODE ?= eager
+torture: setup
+	MIGR_TORTURE_SEEDS=$(SEEDS) MIGR_TORTURE_MODE=$(MODE) qemu-test/run --kernel $(VARIANT) torture
+
 bench:
 	@scripts/setup bench
 	qemu-test/bench.py
@@ -61,4 +68,4 @@ clean:
 	rm -rf build ctl/target
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
-.PHONY: help setup kernel kmod ctl docs uapi check-uapi unit test demo lab bench bench-quick clean
+.PHONY: help setup kernel kmod ctl docs uapi check-uapi unit test demo lab torture bench bench-quick clean

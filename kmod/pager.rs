@@ -334,10 +334,18 @@ pub(crate) fn end(req: &Request<'_>) -> Result {
     Ok(())
 }
 
-/// The `pager-listen` doit: page requests go to the sender's port until it closes.
+/// The `pager-listen` doit: page requests go to the sender's port until it closes. One
+/// listener at a time: a second daemon does not take the requests of the first one's tasks
+/// (they would wait for pages nobody sends): EBUSY until the first one's socket closes.
 pub(crate) fn listen(req: &Request<'_>) -> Result {
     let port = req.portid();
-    LISTENER.store(port, Ordering::Release);
-    pr_info!("pager requests go to netlink port {}\n", port);
+    match LISTENER.compare_exchange(0, port, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => pr_info!("pager requests go to netlink port {}\n", port),
+        Err(held) if held == port => {}
+        Err(held) => {
+            pr_info!("pager listener: port {} refused, port {} listens\n", port, held);
+            return Err(code::EBUSY);
+        }
+    }
     Ok(())
 }

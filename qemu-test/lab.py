@@ -53,6 +53,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_listening(port, deadline):
+    """Until a socket of this host listens on TCP `port` (found in /proc/net/tcp: trying to
+    connect would take the one connection a QEMU socket netdev accepts)."""
+    while time.time() < deadline:
+        with open('/proc/net/tcp') as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == '0A' and int(local.split(':')[1], 16) == port:
+                    return
+        time.sleep(0.05)
+    raise LabError(f'nothing listens on port {port} (node 2\'s QEMU)')
+
+
 class Node:
     def __init__(self, lab, n):
         self.lab, self.n = lab, n
@@ -218,9 +231,11 @@ class Lab:
             self.node(1).start(f'socket,id=n,udp=127.0.0.1:{p2},localaddr=127.0.0.1:{p1}')
         else:
             port = free_port()
-            # The listening side must exist before the connecting side starts.
+            # The listening side must listen before the connecting side starts: QEMU's
+            # connect is non-blocking, and one refused leaves node 1 booted with a dead link
+            # (seen under load after a fixed 0.3 s: "No route to host" between the nodes).
             self.node(2).start(f'socket,id=n,listen=127.0.0.1:{port}')
-            time.sleep(0.3)
+            wait_listening(port, time.time() + 30)
             self.node(1).start(f'socket,id=n,connect=127.0.0.1:{port}')
         deadline = time.time() + boot_timeout
         for node in self.nodes:

@@ -204,6 +204,23 @@ def blocked_in_syscalls(lab, t):
     expect('pause returned errno=4 handler=1' in out, out)
 
 
+def user_cannot_reach_root_files(lab, t):
+    """See counter.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    for node in (n1, n2):
+        node.ok('mkdir -p /tmp/u && chown 1000:1000 /tmp/u')
+    n2.ok('echo root-only > /tmp/secret && chmod 600 /tmp/secret && '
+          'runas 1000 1000 ln -s /tmp/secret /tmp/u/out')
+    pid = start(n1, f'cd /tmp/u && runas 1000 1000 counter {t.args}', out='/tmp/u/out')
+    wait_for(n1, r'^3$', path='/tmp/u/out')
+    refuse(n1, pid, 'node2', r'cannot open /tmp/u/out for descriptor 1: Permission denied',
+           via='runas 1000 1000 ')
+    expect(n2.ok('cat /tmp/secret') == 'root-only\n', f'root\'s file changed: {n2.ok("cat /tmp/secret")!r}')
+    st = n2.ok('stat -c %u:%a /tmp/secret').strip()
+    expect(st == '0:600', f'root\'s file changed hands: {st}')
+    untouched(n1, pid, '/tmp/u/out')
+
+
 def long_sleep_migrates(lab, t):
     """See sleeper.desc."""
     n1, n2 = lab.node(1), lab.node(2)
@@ -395,13 +412,24 @@ def faults_at_every_step(lab, t):
         node = n2 if spec['node'] == 'target' else n1
         arm(node, layer, point, spec)
         mode = spec.get('mode', 'eager')
-        rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode {mode}', timeout=120)
+        # A point counter does not reach gets its own program (one that waits for go, so
+        # that its result, checked at home afterwards, covers the whole failed move).
+        prog = spec.get('program')
+        moved = start(n1, prog, out='/tmp/p.out') if prog else pid
+        if prog:
+            wait_for(n1, r'^ready$', path='/tmp/p.out', timeout=120)
+        rc, out = n1.sh(f'migctl migrate {moved} --to node2 --mode {mode}', timeout=120)
         expect(rc == 12 and 'carries on at home' in out and len(out.strip().splitlines()) == 1,
                f'{point}: rc {rc}: {out!r}')
         expect(wait_console(node, spec['logged']), f'{point}: not logged')
-        untouched(n1, pid, '/tmp/c.out')
-        expect(not alive(n2, pid), f'{point}: pid {pid} left on node2')
+        expect(not alive(n2, moved), f'{point}: pid {moved} left on node2')
         disarm(node, layer, point, spec)
+        if prog:
+            go(n1, moved)
+            got = wait_for(n1, r'^checksum |^FAIL', path='/tmp/p.out', timeout=120)
+            want = baseline(n1, prog, go_file=True)
+            expect(final_line(got, 'checksum') == final_line(want, 'checksum'), f'{point}: {got[-200:]!r}')
+        untouched(n1, pid, '/tmp/c.out')
     nums = numbers(text(n1, '/tmp/c.out'))
     expect(nums == list(range(1, len(nums) + 1)), 'the count skipped or repeated a number')
     migrate(n1, pid, n2, t)
@@ -477,4 +505,5 @@ def madvise_flags_survive(lab, t):
 SCRIPTED = {f.__name__: f for f in [
     blocked_in_syscalls, refusals, refusals_on_the_target, target_dies_mid_transfer,
     freeze_times_out, user_migrates_own_process, faults_at_every_step, process_gone_before_freeze,
-    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive, long_sleep_migrates]}
+    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive, long_sleep_migrates,
+    user_cannot_reach_root_files]}

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod creds;
 pub mod daemon_local;
 pub mod docs;
 pub mod error;

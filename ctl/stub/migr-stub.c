@@ -5,7 +5,8 @@
  * The node daemon starts it with the migrated pid (clone3 set_tid) and a restore-session
  * descriptor. It does what only the task itself can do, then hands over to the module:
  *   1. block every signal (the image's mask is set on the way back to user mode);
- *   2. chdir, groups, gids, uids, dumpable, name: the identity of the original;
+ *   2. groups, gids, uids, then chdir (as the user), dumpable, name: the identity of the
+ *      original;
  *   3. move vvar+vdso to the original's address (arch_prctl(ARCH_MAP_VDSO_64)), because
  *      programs keep pointers into the vdso;
  *   4. set the gs base (the module cannot: x86_gsbase_write_cpu_inactive is not exported);
@@ -104,14 +105,15 @@ int main(int argc, char **argv)
 			groups[ngroups++] = strtoul(g, NULL, 10);
 	}
 
-	if (chdir(argv[8]))
-		die(3, "chdir to the original's working directory");
 	if (setgroups(ngroups, groups))
 		die(4, "setgroups");
 	if (setresgid(gid[0], gid[1], gid[2]))
 		die(4, "setresgid");
 	if (setresuid(uid[0], uid[1], uid[2]))
 		die(4, "setresuid");
+	/* As the user: a directory the user could not enter is not entered for them. */
+	if (chdir(argv[8]))
+		die(3, "chdir to the original's working directory");
 	/* Changing ids cleared it; the original could be ptraced by its owner. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	prctl(PR_SET_NAME, argv[9], 0, 0, 0);

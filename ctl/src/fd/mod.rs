@@ -9,7 +9,7 @@ pub mod stdio;
 
 use std::fs;
 
-use crate::peer::proto::FdSpec;
+use crate::peer::proto::{FdSpec, Identity};
 
 /// An open descriptor of a task as /proc shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +36,8 @@ pub enum FdError {
     Seek { path: String, source: std::io::Error },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("descriptor {fd}: {source}")]
+    Creds { fd: i32, source: crate::creds::CredsError },
 }
 
 /// One kind of open descriptor: how the source describes it and how the target reopens it.
@@ -46,8 +48,10 @@ pub trait FdKind: Sync {
     fn dump(&self, d: &OpenFd) -> Option<FdSpec>;
     /// Target: is `spec` of this kind?
     fn owns(&self, spec: &FdSpec) -> bool;
-    /// Target: open on this node what `spec` describes, for the task that will be `pid`.
-    fn restore(&self, spec: &FdSpec, pid: u32) -> Result<fs::File, FdError>;
+    /// Target: open on this node what `spec` describes, for the task that will be `pid` and
+    /// act as `who`. Whatever the path names is opened with `who`'s credentials (see
+    /// `crate::creds`), never as root on the user's behalf.
+    fn restore(&self, spec: &FdSpec, pid: u32, who: &Identity) -> Result<fs::File, FdError>;
 }
 
 /// Every kind, in the order the source asks them.
@@ -95,8 +99,8 @@ fn open_fd(pid: u32, fd: i32) -> Result<OpenFd, FdError> {
 }
 
 /// Target: open what `spec` describes; (descriptor number, file for the stub).
-pub fn restore(spec: &FdSpec, pid: u32) -> Result<(i32, fs::File), FdError> {
-    Ok((spec.fd(), kind_of(spec).restore(spec, pid)?))
+pub fn restore(spec: &FdSpec, pid: u32, who: &Identity) -> Result<(i32, fs::File), FdError> {
+    Ok((spec.fd(), kind_of(spec).restore(spec, pid, who)?))
 }
 
 #[cfg(test)]

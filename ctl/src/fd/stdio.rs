@@ -1,11 +1,14 @@
 //! Standard input/output that is not a regular file (a terminal, a pipe, a socket): it stays
 //! on the home node. Until home-node forwarding exists, on the target stdin reads /dev/null
 //! and stdout/stderr go to /var/log/migr/PID.out. Only descriptors 0-2 are taken this way.
+//! That file is made afresh for each arrival (`new_arrival`: an earlier process with the same
+//! pid left its own), by root in root's directory, readable and writable by the process's
+//! user only.
 
 use std::fs;
 
 use super::{FdError, FdKind, OpenFd};
-use crate::peer::proto::FdSpec;
+use crate::peer::proto::{FdSpec, Identity};
 
 pub struct DetachedStdio;
 
@@ -25,7 +28,7 @@ impl FdKind for DetachedStdio {
         matches!(spec, FdSpec::Detached { .. })
     }
 
-    fn restore(&self, spec: &FdSpec, pid: u32) -> Result<fs::File, FdError> {
+    fn restore(&self, spec: &FdSpec, pid: u32, who: &Identity) -> Result<fs::File, FdError> {
         fn io(path: &str) -> impl FnOnce(std::io::Error) -> FdError + '_ {
             move |source| FdError::Io { path: path.to_string(), source }
         }
@@ -34,7 +37,30 @@ impl FdKind for DetachedStdio {
         }
         fs::create_dir_all(LOG_DIR).map_err(io(LOG_DIR))?;
         let path = format!("{LOG_DIR}/{pid}.out");
-        fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))
+        // stdout and stderr of one arrival share the file: the first makes it. Root's
+        // directory: no one else can have put a link there.
+        let open = || {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)?;
+            std::os::unix::fs::fchown(&f, Some(who.uid[1]), Some(who.gid[1]))?;
+            Ok(f)
+        };
+        open().map_err(io(&path))
+    }
+}
+
+/// Before the descriptors of an arriving `pid` are made: what an earlier process with that
+/// pid left in its output file is not this one's.
+pub fn new_arrival(pid: u32) -> Result<(), FdError> {
+    let path = format!("{LOG_DIR}/{pid}.out");
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FdError::Io { path, source: e }),
+        _ => Ok(()),
     }
 }
 
@@ -44,7 +70,8 @@ mod tests {
 
     #[test]
     fn stdin_reads_nothing() {
-        let f = DetachedStdio.restore(&FdSpec::Detached { fd: 0, what: "/dev/pts/0".into() }, 1).unwrap();
+        let who = crate::migrate::procinfo::identity(std::process::id()).unwrap();
+        let f = DetachedStdio.restore(&FdSpec::Detached { fd: 0, what: "/dev/pts/0".into() }, 1, &who).unwrap();
         let mut s = String::new();
         use std::io::Read;
         (&f).read_to_string(&mut s).unwrap();

@@ -60,6 +60,10 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         Ok(m) => m,
         Err(f) => return fail(&mut ch, f),
     };
+    if matches!(mode, Mode::Lazy { .. }) && !node.registry.pager_listening() {
+        let why = format!("{}: this daemon does not receive the module's page requests (another daemon holds them)", crate::node::hostname());
+        return fail(&mut ch, refuse(why));
+    }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let child = match run(&mut session, offer) {
         Ok(child) => child,
@@ -147,8 +151,9 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
         return Err(refuse(format!("restore stub {stub} is missing")));
     }
     let mut fds = Vec::new();
+    crate::fd::stdio::new_arrival(pid).map_err(|e| refuse(e.to_string()))?;
     for spec in &offer.fds {
-        let (num, f) = crate::fd::restore(spec, pid).map_err(|e| refuse(e.to_string()))?;
+        let (num, f) = crate::fd::restore(spec, pid, &offer.identity).map_err(|e| refuse(e.to_string()))?;
         if num >= PARK_FD {
             return Err(refuse(format!("descriptor {num} is too high to restore")));
         }

@@ -20,21 +20,35 @@ use crate::uapi::Feature;
 use crate::uapi_gen as uapi;
 
 /// Start the daemon's listener for page-request events (once, at daemon start): each goes to
-/// the fault channel of its task.
+/// the fault channel of its task. The module takes one listener at a time: while another
+/// daemon holds it (or the socket of the one before this daemon has not closed yet), this one
+/// refuses lazy restores and tries again every second.
 pub fn start_listener(node: Arc<Node>) {
     std::thread::spawn(move || {
-        let mut m = match ModuleClient::connect().and_then(|mut m| {
-            // Only a module with the pager takes page-request listeners.
-            if !m.info()?.has(Feature::Lazy) {
-                log::warn!("pager listener: the migr module lacks the lazy feature; lazy restores are refused");
-                return Ok(None);
+        let mut told = false;
+        let mut m = loop {
+            match ModuleClient::connect().and_then(|mut m| {
+                // Only a module with the pager takes page-request listeners.
+                if !m.info()?.has(Feature::Lazy) {
+                    log::warn!("pager listener: the migr module lacks the lazy feature; lazy restores are refused");
+                    return Ok(None);
+                }
+                m.pager_listen().map(|_| Some(m))
+            }) {
+                Ok(Some(m)) => break m,
+                Ok(None) => return,
+                Err(e) if !told => {
+                    log::warn!("pager listener: {e} (another daemon on this node listens?); lazy restores are refused until it goes");
+                    told = true;
+                }
+                Err(_) => {}
             }
-            m.pager_listen().map(|_| Some(m))
-        }) {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => return log::warn!("pager listener: {e}; lazy restores will not work"),
+            std::thread::sleep(Duration::from_secs(1));
         };
+        if told {
+            log::info!("pager listener: page requests come here now");
+        }
+        node.registry.set_pager_listening();
         loop {
             match m.next_page_request() {
                 Ok((pid, addr)) => node.registry.page_request(pid, addr),

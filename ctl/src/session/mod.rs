@@ -56,6 +56,8 @@ pub trait Service: Send + Sync {
 pub struct Registry {
     page_servers: Mutex<Vec<Arc<page_server::PageServer>>>,
     fault_queues: Mutex<HashMap<u32, Sender<u64>>>,
+    /// This daemon receives the module's page requests (see fault_channel::start_listener).
+    pager_listening: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,6 +65,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Registry {
+    pub(crate) fn set_pager_listening(&self) {
+        self.pager_listening.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Can a lazy restore work here: do the module's page requests come to this daemon?
+    pub fn pager_listening(&self) -> bool {
+        self.pager_listening.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn add_page_server(&self, s: Arc<page_server::PageServer>) {
         lock(&self.page_servers).push(s);
     }

@@ -1,0 +1,47 @@
+"""The differential torture test of issue 11 (progs/torture.c): the same seeded sequence of
+memory operations run never migrated and migrated at its go point; every process's view
+must be the same. The seeds come from the description (`seeds`), or MIGR_TORTURE_SEEDS=N
+(seeds 1..N, `make torture`); MIGR_TORTURE_MODE=lazy|eager overrides the description's
+mode (`make torture MODE=lazy`)."""
+import os
+
+from scenarios import expect
+from scenarios_migrate import baseline, go, migrate, start, text, wait_for
+
+
+def views(out):
+    """The lines a run's processes print after go, in a fixed order (processes run in any
+    order; each line says which one printed it)."""
+    return sorted(l for l in out.splitlines() if l.startswith(('view ', 'done', 'FAIL')))
+
+
+def seeds(t):
+    n = os.environ.get('MIGR_TORTURE_SEEDS')
+    return list(range(1, int(n) + 1)) if n else t.get('seeds')
+
+
+def torture(lab, t):
+    """See torture.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    mode = os.environ.get('MIGR_TORTURE_MODE')
+    if mode:
+        t.mode_args = f'--mode {mode}'
+    differ = []
+    for seed in seeds(t):
+        cmd = f'torture {seed} {t.args}'
+        want = views(baseline(n2, cmd, go_file=True))
+        expect('done' in want and not any(l.startswith('FAIL') for l in want), f'seed {seed} unmigrated: {want}')
+        pid = start(n1, cmd)
+        wait_for(n1, r'^ready$', timeout=120)
+        migrate(n1, pid, n2, t, timeout=120)
+        go(n2, pid)
+        wait_for(n2, r'^done$|^FAIL', timeout=300)
+        got = views(text(n2))
+        if got != want:
+            differ.append(f'seed {seed}: migrated {sorted(set(got) - set(want))} '
+                          f'unmigrated {sorted(set(want) - set(got))}')
+        n1.ok('rm -f /tmp/out'), n2.ok('rm -f /tmp/out')
+    expect(not differ, f'{len(differ)} of {len(seeds(t))} seeds differ ({t.mode_args}): ' + '; '.join(differ))
+
+
+SCRIPTED = {'torture': torture}
