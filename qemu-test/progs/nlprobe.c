@@ -1,0 +1,228 @@
+/*
+ * nlprobe: sends migr.ko malformed requests, the way a buggy or hostile client would, and
+ * prints what the module answered, one line per case:
+ *
+ *     CASE errno=E miss_type=T miss_nest=N bad_attr=A msg=TEXT
+ *
+ * errno is the error of the netlink ack (0: accepted); miss_type/miss_nest the attribute the
+ * extack names as missing (NLMSGERR_ATTR_MISS_TYPE/_NEST, -1 if none); bad_attr the type of the
+ * attribute the extack points at (NLMSGERR_ATTR_OFFS resolved in the request, -1 if none); msg
+ * the extack's text ("-" if none). The scenario (malformed-requests-named) checks the lines: an
+ * in-tree family names what is wrong (GENL_REQ_ATTR_CHECK, NL_SET_BAD_ATTR), and nothing of it
+ * may reach the kernel log as a warning. Raw netlink on purpose: migctl never sends these.
+ */
+#include <errno.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/migr.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/labtest.h"
+
+#define BUF 8192
+
+static int sock;
+static uint32_t seq;
+
+struct req {
+	char buf[BUF];
+	size_t len;
+};
+
+static void req_init(struct req *r, uint16_t family, uint8_t cmd)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)r->buf;
+	struct genlmsghdr *g = NLMSG_DATA(h);
+
+	memset(r, 0, sizeof(*r));
+	h->nlmsg_type = family;
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = ++seq;
+	g->cmd = cmd;
+	g->version = 1;
+	r->len = NLMSG_HDRLEN + GENL_HDRLEN;
+}
+
+static void req_put(struct req *r, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)(r->buf + r->len);
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	r->len += NLA_ALIGN(a->nla_len);
+}
+
+/* The attribute type at byte offset off of the request, or -1. */
+static int attr_at(const struct req *r, uint32_t off)
+{
+	if (off < NLMSG_HDRLEN + GENL_HDRLEN || off + NLA_HDRLEN > r->len)
+		return -1;
+	return ((const struct nlattr *)(r->buf + off))->nla_type & NLA_TYPE_MASK;
+}
+
+struct answer {
+	int err, miss_type, miss_nest, bad_attr;
+	char msg[256];
+	char reply[BUF];
+};
+
+static void send_req(struct req *r, struct answer *a)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)r->buf;
+
+	h->nlmsg_len = r->len;
+	if (send(sock, r->buf, r->len, 0) < 0)
+		lt_fail("send: %s", strerror(errno));
+	memset(a, 0, sizeof(*a));
+	a->miss_type = a->miss_nest = a->bad_attr = -1;
+	strcpy(a->msg, "-");
+	for (;;) {
+		ssize_t n = recv(sock, a->reply, sizeof(a->reply), 0);
+		struct nlmsghdr *m = (struct nlmsghdr *)a->reply;
+
+		if (n < 0)
+			lt_fail("recv: %s", strerror(errno));
+		for (; NLMSG_OK(m, n); m = NLMSG_NEXT(m, n)) {
+			struct nlmsgerr *e;
+			struct nlattr *t;
+			size_t left;
+
+			if (m->nlmsg_seq != h->nlmsg_seq || m->nlmsg_type != NLMSG_ERROR)
+				continue; /* a data reply before the ack */
+			e = NLMSG_DATA(m);
+			a->err = -e->error;
+			if (!(m->nlmsg_flags & NLM_F_ACK_TLVS))
+				return;
+			/* NETLINK_CAP_ACK: the request's payload is not echoed. */
+			t = (struct nlattr *)((char *)e + sizeof(*e));
+			left = m->nlmsg_len - ((char *)t - (char *)m);
+			while (left >= NLA_HDRLEN && t->nla_len >= NLA_HDRLEN && t->nla_len <= left) {
+				void *v = (char *)t + NLA_HDRLEN;
+
+				switch (t->nla_type) {
+				case NLMSGERR_ATTR_MSG:
+					snprintf(a->msg, sizeof(a->msg), "%.*s",
+						 (int)(t->nla_len - NLA_HDRLEN), (char *)v);
+					break;
+				case NLMSGERR_ATTR_OFFS:
+					a->bad_attr = attr_at(r, *(uint32_t *)v);
+					break;
+				case NLMSGERR_ATTR_MISS_TYPE:
+					a->miss_type = *(uint32_t *)v;
+					break;
+				case NLMSGERR_ATTR_MISS_NEST:
+					a->miss_nest = attr_at(r, *(uint32_t *)v);
+					break;
+				}
+				left -= NLA_ALIGN(t->nla_len) < left ? NLA_ALIGN(t->nla_len) : left;
+				t = (struct nlattr *)((char *)t + NLA_ALIGN(t->nla_len));
+			}
+			return;
+		}
+	}
+}
+
+static uint16_t resolve_family(void)
+{
+	struct req r;
+	char buf[BUF];
+	struct nlmsghdr *m = (struct nlmsghdr *)buf;
+	ssize_t n;
+
+	req_init(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+	((struct nlmsghdr *)r.buf)->nlmsg_flags = NLM_F_REQUEST; /* the reply alone, no ack */
+	req_put(&r, CTRL_ATTR_FAMILY_NAME, MIGR_FAMILY_NAME, sizeof(MIGR_FAMILY_NAME));
+	((struct nlmsghdr *)r.buf)->nlmsg_len = r.len;
+	if (send(sock, r.buf, r.len, 0) < 0 || (n = recv(sock, buf, sizeof(buf), 0)) < 0)
+		lt_fail("family %s: %s", MIGR_FAMILY_NAME, strerror(errno));
+	for (; NLMSG_OK(m, n); m = NLMSG_NEXT(m, n)) {
+		struct nlattr *t;
+		ssize_t left;
+
+		if (m->nlmsg_type == NLMSG_ERROR)
+			lt_fail("family %s: %s", MIGR_FAMILY_NAME,
+				strerror(-((struct nlmsgerr *)NLMSG_DATA(m))->error));
+		if (m->nlmsg_type != GENL_ID_CTRL)
+			continue;
+		t = (struct nlattr *)((char *)NLMSG_DATA(m) + GENL_HDRLEN);
+		left = m->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN;
+		for (; left >= NLA_HDRLEN && t->nla_len >= NLA_HDRLEN;
+		     left -= NLA_ALIGN(t->nla_len), t = (struct nlattr *)((char *)t + NLA_ALIGN(t->nla_len)))
+			if (t->nla_type == CTRL_ATTR_FAMILY_ID)
+				return *(uint16_t *)((char *)t + NLA_HDRLEN);
+	}
+	lt_fail("no family id in the controller's reply");
+	return 0;
+}
+
+static void report(const char *name, struct req *r)
+{
+	struct answer a;
+
+	send_req(r, &a);
+	printf("%s errno=%d miss_type=%d miss_nest=%d bad_attr=%d msg=%s\n", name, a.err,
+	       a.miss_type, a.miss_nest, a.bad_attr, a.msg);
+}
+
+int main(void)
+{
+	int one = 1;
+	uint16_t family;
+	struct req r;
+	uint32_t u32;
+	uint8_t u8 = 1;
+	uint64_t u64 = 1;
+
+	lt_init();
+	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (sock < 0)
+		lt_fail("socket: %s", strerror(errno));
+	if (setsockopt(sock, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one)) ||
+	    setsockopt(sock, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one)))
+		lt_fail("setsockopt: %s", strerror(errno));
+	family = resolve_family();
+
+	/* A required attribute missing: GENL_REQ_ATTR_CHECK names it. */
+	req_init(&r, family, MIGR_CMD_FREEZE);
+	report("freeze-without-pid", &r);
+
+	/* The pid has the wrong size: the generated policy rejects it, pointing at it. */
+	req_init(&r, family, MIGR_CMD_FREEZE);
+	req_put(&r, MIGR_A_TASK_PID, &u8, sizeof(u8));
+	report("freeze-pid-one-byte", &r);
+
+	/* A well-formed pid that no pid can be (negative as pid_t): the handler points at it. */
+	req_init(&r, family, MIGR_CMD_FREEZE);
+	u32 = 0xfffffff0u;
+	req_put(&r, MIGR_A_TASK_PID, &u32, sizeof(u32));
+	report("freeze-pid-negative", &r);
+
+	/* An attribute type the family does not define: strict validation refuses it. */
+	req_init(&r, family, MIGR_CMD_FREEZE);
+	u32 = getpid();
+	req_put(&r, MIGR_A_TASK_PID, &u32, sizeof(u32));
+	req_put(&r, MIGR_A_TASK_MAX + 7, &u32, sizeof(u32));
+	report("freeze-unknown-attr", &r);
+
+	/* Page data for a pager nobody has: no such process, nothing allocated. */
+	req_init(&r, family, MIGR_CMD_PAGE_DATA);
+	u32 = 0x7ffffff0u;
+	req_put(&r, MIGR_A_PAGER_PID, &u32, sizeof(u32));
+	req_put(&r, MIGR_A_PAGER_ADDR, &u64, sizeof(u64));
+	report("page-data-no-pager", &r);
+
+	/* A command number the family does not have. */
+	req_init(&r, family, MIGR_CMD_MAX + 5);
+	report("unknown-command", &r);
+
+	/* The thaw of a session that does not exist. */
+	req_init(&r, family, MIGR_CMD_THAW);
+	report("thaw-without-session", &r);
+	return 0;
+}
