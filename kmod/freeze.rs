@@ -22,7 +22,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use crate::bind::atomic::{state_enum, AtomicEnum};
-use crate::bind::file::install_frozen_fd;
+use crate::bind::file::{install_frozen_fd, ProcMemProof};
 use crate::bind::global::{Global, GlobalOwner};
 use crate::bind::netlink::Request;
 use crate::bind::task::{self, find_task};
@@ -39,7 +39,7 @@ const DEFAULT_HOLD_MS: u32 = 600_000;
 const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
 state_enum! {
-    /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed;
+    /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed|ProofStale;
     /// Parked -> Handed -> Commit (lazy mode).
     pub(crate) enum FreezeState {
         /// The work is queued; the task has not reached it yet.
@@ -56,6 +56,9 @@ state_enum! {
         Failed = 6,
         /// Lazy mode: runs elsewhere, parked as the page server; never thawed again.
         Handed = 7,
+        /// The task's mm was no longer the proof's when it came to park (it exec'd): it
+        /// carried on untouched.
+        ProofStale = 8,
     }
 }
 
@@ -65,6 +68,9 @@ pub(crate) struct FreezeSession {
     pid: i32,
     /// How long the task may stay parked without a decision (not bounded once handed over).
     hold_ms: u32,
+    /// The requester's /proc/PID/mem, checked again when the task parks (None: the caller,
+    /// with CAP_SYS_ADMIN, gave no proof and answers for the task itself).
+    proof: Option<ProcMemProof>,
     state: AtomicEnum<FreezeState>,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
     /// Parked. The mutex only makes the handoff safe; it is never contended.
@@ -78,12 +84,13 @@ pub(crate) struct FreezeSession {
 impl_has_task_work!(FreezeSession, work);
 
 impl FreezeSession {
-    fn new(id: u32, pid: i32, hold_ms: u32) -> Result<Arc<Self>> {
+    fn new(id: u32, pid: i32, hold_ms: u32, proof: Option<ProcMemProof>) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(FreezeSession {
                 id,
                 pid,
                 hold_ms,
+                proof,
                 state: AtomicEnum::new(FreezeState::Queued),
                 image <- kernel::new_mutex!(None),
                 wq <- WaitQueue::new(),
@@ -174,14 +181,32 @@ pub(crate) fn freeze(req: &Request<'_>) -> Result {
     let timeout_ms = req.u32(uapi::A_TASK_TIMEOUT_MS).unwrap_or(DEFAULT_TIMEOUT_MS).clamp(100, MAX_TIMEOUT_MS);
     let hold_ms = req.u32(uapi::A_TASK_HOLD_TIMEOUT_MS).unwrap_or(DEFAULT_HOLD_MS).clamp(100, MAX_TIMEOUT_MS);
 
+    // The requester's proof that it may ptrace the task, bound to the task's memory itself
+    // (a pid number or a path names different tasks in different pid namespaces).
+    let proof = match req.get(uapi::A_TASK_PROOF_FD) {
+        None => None,
+        Some(a) => match ProcMemProof::of_fd(a.u32()) {
+            Ok(p) => Some(p),
+            Err(e) if e == code::EINVAL => return reply_refusal(req, Refusal::ProofMismatch, 0),
+            Err(_) => return Err(req.bad(a)),
+        },
+    };
+
     let Some(task) = find_task(pid) else {
         return reply_refusal(req, Refusal::NoSuchPid, 0);
     };
+    // Checked first: a requester who may not ptrace the task learns nothing more about it.
+    if let Some(p) = &proof {
+        if !MmRef::of_task(&task).is_some_and(|mm| p.is_of(&mm)) {
+            pr_info!("pid {}: the requester's /proc/PID/mem is not its memory; refused\n", pid);
+            return reply_refusal(req, Refusal::ProofMismatch, 0);
+        }
+    }
     if let Some((why, addr)) = refusal(&task)? {
         return reply_refusal(req, why, addr);
     }
     let reg = SESSIONS.get()?;
-    let session = FreezeSession::new(NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), pid, hold_ms)?;
+    let session = FreezeSession::new(NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), pid, hold_ms, proof)?;
     match reg.insert(session.clone(), |s| s.pid == pid) {
         Ok(()) => {}
         Err(e) if e == code::EEXIST => return reply_refusal(req, Refusal::AlreadyFrozen, 0),
@@ -216,6 +241,10 @@ pub(crate) fn freeze(req: &Request<'_>) -> Result {
         FreezeState::Failed => {
             reg.remove(|s| s.id == session.id);
             return Err(code::EIO);
+        }
+        FreezeState::ProofStale => {
+            reg.remove(|s| s.id == session.id);
+            return reply_refusal(req, Refusal::ProofMismatch, 0);
         }
         _ => return reply_refusal(req, Refusal::Exiting, 0),
     }
@@ -261,6 +290,17 @@ impl TaskWorkRun for FreezeSession {
 fn park(s: Arc<FreezeSession>) {
     if s.state.load() != FreezeState::Queued || task::current_exiting() {
         return;
+    }
+    // The proof was checked against the task's mm when the freeze was asked; an exec since
+    // (a set-uid program, say) replaced that mm, and the requester may not ptrace this one.
+    if let Some(p) = &s.proof {
+        if !MmRef::of_current().is_some_and(|mm| p.is_of(&mm)) {
+            pr_info!("pid {}: exec'd since the requester's proof; not frozen\n", s.pid);
+            if s.state.transition(FreezeState::Queued, FreezeState::ProofStale).is_ok() {
+                s.wake();
+            }
+            return;
+        }
     }
     let image = (|| -> Result<KBox<Image>> {
         let thread = ThreadImage::capture()?;

@@ -21,10 +21,11 @@ const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1] = {
 };
 
 /* MIGR_CMD_FREEZE - do */
-static const struct nla_policy migr_freeze_nl_policy[MIGR_A_TASK_HOLD_TIMEOUT_MS + 1] = {
+static const struct nla_policy migr_freeze_nl_policy[MIGR_A_TASK_PROOF_FD + 1] = {
 	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
 	[MIGR_A_TASK_TIMEOUT_MS] = { .type = NLA_U32, },
 	[MIGR_A_TASK_HOLD_TIMEOUT_MS] = { .type = NLA_U32, },
+	[MIGR_A_TASK_PROOF_FD] = { .type = NLA_U32, },
 };
 
 /* MIGR_CMD_THAW - do */
@@ -47,7 +48,7 @@ static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_MODE + 1] = {
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
 	[MIGR_A_TASK_FD] = { .type = NLA_U32, },
 	[MIGR_A_TASK_MODE] = NLA_POLICY_MAX(NLA_U32, 1),
-	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 12),
+	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 13),
 	[MIGR_A_TASK_REFUSAL_ADDR] = { .type = NLA_U64, },
 	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
 	[MIGR_A_TASK_COMM] = { .type = NLA_NUL_STRING, },
@@ -101,7 +102,7 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.cmd		= MIGR_CMD_FREEZE,
 		.doit		= migr_nl_freeze_doit,
 		.policy		= migr_freeze_nl_policy,
-		.maxattr	= MIGR_A_TASK_HOLD_TIMEOUT_MS,
+		.maxattr	= MIGR_A_TASK_PROOF_FD,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

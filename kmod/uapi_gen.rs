@@ -4,7 +4,7 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 pub const MAX_PAGE_RUN: u32 = 15;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
@@ -37,6 +37,7 @@ pub const REFUSAL_TOO_MANY_VMAS: u32 = 9;
 pub const REFUSAL_ALREADY_FROZEN: u32 = 10;
 pub const REFUSAL_FREEZE_TIMEOUT: u32 = 11;
 pub const REFUSAL_SELF: u32 = 12;
+pub const REFUSAL_PROOF_MISMATCH: u32 = 13;
 
 /// What a frozen task was doing in the kernel when it stopped.
 pub const RESTART_NONE: u32 = 0;
@@ -108,6 +109,7 @@ pub enum Refusal {
     AlreadyFrozen = 10,
     FreezeTimeout = 11,
     Self_ = 12,
+    ProofMismatch = 13,
 }
 
 impl Refusal {
@@ -127,6 +129,7 @@ impl Refusal {
             10 => Some(Self::AlreadyFrozen),
             11 => Some(Self::FreezeTimeout),
             12 => Some(Self::Self_),
+            13 => Some(Self::ProofMismatch),
             _ => None,
         }
     }
@@ -292,6 +295,7 @@ pub const A_TASK_VMA: u16 = 26;
 pub const A_TASK_FD: u16 = 27;
 pub const A_TASK_STUB_FD: u16 = 28;
 pub const A_TASK_MODE: u16 = 29;
+pub const A_TASK_PROOF_FD: u16 = 30;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;

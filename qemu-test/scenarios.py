@@ -124,6 +124,7 @@ def malformed_requests_named(lab):
         'freeze-pid-one-byte': (22, dict(bad_attr=pid)),
         'freeze-pid-negative': (22, dict(bad_attr=pid)),
         'freeze-unknown-attr': (22, dict(bad_attr=unknown)),
+        'freeze-proof-not-open': (22, dict(bad_attr=uapi_enum_value('MIGR_A_TASK_PROOF_FD'))),
         'page-data-no-pager': (3, {}),
         'unknown-command': (95, {}),
         'thaw-without-session': (22, dict(miss_type=session)),

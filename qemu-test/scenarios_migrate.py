@@ -204,23 +204,6 @@ def blocked_in_syscalls(lab, t):
     expect('pause returned errno=4 handler=1' in out, out)
 
 
-def user_cannot_reach_root_files(lab, t):
-    """See counter.desc."""
-    n1, n2 = lab.node(1), lab.node(2)
-    for node in (n1, n2):
-        node.ok('mkdir -p /tmp/u && chown 1000:1000 /tmp/u')
-    n2.ok('echo root-only > /tmp/secret && chmod 600 /tmp/secret && '
-          'runas 1000 1000 ln -s /tmp/secret /tmp/u/out')
-    pid = start(n1, f'cd /tmp/u && runas 1000 1000 counter {t.args}', out='/tmp/u/out')
-    wait_for(n1, r'^3$', path='/tmp/u/out')
-    refuse(n1, pid, 'node2', r'cannot open /tmp/u/out for descriptor 1: Permission denied',
-           via='runas 1000 1000 ')
-    expect(n2.ok('cat /tmp/secret') == 'root-only\n', f'root\'s file changed: {n2.ok("cat /tmp/secret")!r}')
-    st = n2.ok('stat -c %u:%a /tmp/secret').strip()
-    expect(st == '0:600', f'root\'s file changed hands: {st}')
-    untouched(n1, pid, '/tmp/u/out')
-
-
 def long_sleep_migrates(lab, t):
     """See sleeper.desc."""
     n1, n2 = lab.node(1), lab.node(2)
@@ -505,5 +488,4 @@ def madvise_flags_survive(lab, t):
 SCRIPTED = {f.__name__: f for f in [
     blocked_in_syscalls, refusals, refusals_on_the_target, target_dies_mid_transfer,
     freeze_times_out, user_migrates_own_process, faults_at_every_step, process_gone_before_freeze,
-    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive, long_sleep_migrates,
-    user_cannot_reach_root_files]}
+    source_daemon_dies_mid_transfer, target_node_dies_mid_transfer, madvise_flags_survive, long_sleep_migrates]}

@@ -9,7 +9,7 @@ qemu-test/progs has a description beside it, progs/NAME.desc (JSON), which this 
        {"name": "big-heap",         # the scenario; in a mode other than the first, MODE-name
         "doc": "...",               # one line for --list
         "kind": "move",             # "move" (generic, below) or the name of a scripted
-                                    # scenario in scenarios_migrate.py/scenarios_lazy.py
+                                    # scenario in scenarios_{migrate,lazy,security}.py
         "modes": ["eager", "lazy"], # migration modes, one scenario each (default eager)
         "nodes": 2,                 # nodes it needs (the lab has 2)
         "args": "256",              # the program's arguments

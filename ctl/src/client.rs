@@ -45,7 +45,7 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     loop {
-        match local::recv::<LocalEvent>(&mut s).map_err(io)? {
+        match local::recv::<LocalEvent>(&mut s, local::MAX_ANSWER).map_err(io)? {
             LocalEvent::Progress { sent, total } => {
                 if tty {
                     let rate = sent as f64 / start.elapsed().as_secs_f64().max(0.001);
@@ -84,7 +84,7 @@ fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
     // No descriptor to pass: a plain byte keeps the framing.
     local::send_fd(&s, -1).or_else(|_| (&s).write_all(b"N")).map_err(io)?;
     local::send(&mut s, &req).map_err(io)?;
-    match local::recv::<LocalEvent>(&mut s).map_err(io)? {
+    match local::recv::<LocalEvent>(&mut s, local::MAX_ANSWER).map_err(io)? {
         LocalEvent::Table(t) => Ok(t),
         LocalEvent::Failed(crate::error::Failure::Failed(why)) => Err(CtlError::LocalDaemon(std::io::Error::other(why))),
         _ => Err(CtlError::UnexpectedAnswer),

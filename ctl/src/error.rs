@@ -162,6 +162,9 @@ pub enum Refused {
     /// The descriptor passed as proof is not the task's /proc/PID/mem.
     #[error("the caller may not ptrace it")]
     NoProof,
+    /// A user's migrations in progress on this node are limited (root's are not).
+    #[error("uid {uid} has {limit} migrations in progress here already")]
+    TooManyInProgress { uid: u32, limit: usize },
     #[error("the migr module on {node} lacks the {feature} feature")]
     MissingFeature { node: String, feature: Feature },
     /// A reason only text can carry: a peer's answer, an I/O error.

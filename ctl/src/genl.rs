@@ -12,6 +12,8 @@ use neli::{
     types::{Buffer, GenlBuffer},
 };
 
+use std::os::fd::{AsRawFd, BorrowedFd};
+
 use crate::error::{CtlError, ModuleError, Result};
 use crate::info::ModuleInfo;
 use crate::uapi_gen as uapi;
@@ -115,14 +117,17 @@ impl ModuleClient {
         }
     }
 
-    /// Freeze `pid` (see uapi/migr.yaml `freeze`): the reply's attributes.
-    pub fn freeze(&mut self, pid: u32, timeout_ms: u32, hold_ms: u32) -> Result<Vec<(u16, Vec<u8>)>> {
+    /// Freeze `pid` (see uapi/migr.yaml `freeze`): the reply's attributes. `proof` is the
+    /// /proc/PID/mem the requesting user opened (the module checks that it is this task's).
+    pub fn freeze(&mut self, pid: u32, timeout_ms: u32, hold_ms: u32, proof: BorrowedFd<'_>) -> Result<Vec<(u16, Vec<u8>)>> {
+        let proof_fd = proof.as_raw_fd() as u32; // an open descriptor is never negative
         self.request_with(
             uapi::CMD_FREEZE,
             &[
                 (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
                 (uapi::A_TASK_TIMEOUT_MS, false, timeout_ms.to_ne_bytes().to_vec()),
                 (uapi::A_TASK_HOLD_TIMEOUT_MS, false, hold_ms.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_PROOF_FD, false, proof_fd.to_ne_bytes().to_vec()),
             ],
         )
     }

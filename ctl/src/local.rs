@@ -50,12 +50,18 @@ pub fn send<T: Serialize>(s: &mut UnixStream, msg: &T) -> std::io::Result<()> {
     s.write_all(&b)
 }
 
-pub fn recv<T: DeserializeOwned>(s: &mut UnixStream) -> std::io::Result<T> {
+/// The largest answer the daemon sends (a `ps` table).
+pub const MAX_ANSWER: usize = 64 << 20;
+/// The largest request the daemon reads from a local caller (they are a few bytes).
+pub const MAX_REQUEST: usize = 64 << 10;
+
+/// One message of at most `max` bytes.
+pub fn recv<T: DeserializeOwned>(s: &mut UnixStream, max: usize) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > 64 << 20 {
-        return Err(std::io::Error::other("local message too large"));
+    if len > max {
+        return Err(std::io::Error::other(format!("local message of {len} bytes (at most {max})")));
     }
     let mut b = vec![0u8; len];
     s.read_exact(&mut b)?;

@@ -87,7 +87,7 @@ mod tests {
     fn two_nodes_in_one_process_do_not_share_state() {
         let a = Node::new([1; 32], Some(FaultPoint::TargetMidPages), Config::new("0.0.0.0:1", Path::new("/a")));
         let b = Node::new([2; 32], None, Config::new("0.0.0.0:2", Path::new("/b")));
-        a.table.add(1, crate::migrate::table::Direction::Out, "x");
+        a.table.add(1, crate::migrate::table::Direction::Out, "x", 0);
         assert_eq!((a.table.all().len(), b.table.all().len()), (1, 0));
         assert!(a.faults.armed(FaultPoint::TargetMidPages) && !b.faults.armed(FaultPoint::TargetMidPages));
     }

@@ -68,6 +68,10 @@ pub enum Refusal {
     FreezeTimeout,
     #[error("a process cannot migrate its own controller")]
     OwnController,
+    /// The caller's /proc/PID/mem is not this task's memory (a procfs of another pid
+    /// namespace, another process, or it exec'd since): the module checks the file itself.
+    #[error("the caller's /proc/PID/mem is not this process's memory (the caller may not ptrace it)")]
+    ProofMismatch,
     /// A refusal this migctl does not know (a newer module).
     #[error("refusal {0}")]
     Unknown(u32),
@@ -90,6 +94,7 @@ impl Refusal {
             g::REFUSAL_ALREADY_FROZEN => Refusal::AlreadyFrozen,
             g::REFUSAL_FREEZE_TIMEOUT => Refusal::FreezeTimeout,
             g::REFUSAL_SELF => Refusal::OwnController,
+            g::REFUSAL_PROOF_MISMATCH => Refusal::ProofMismatch,
             other => Refusal::Unknown(other),
         })
     }
@@ -101,7 +106,7 @@ mod tests {
 
     #[test]
     fn every_spec_refusal_is_typed_and_named() {
-        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_SELF {
+        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_PROOF_MISMATCH {
             let r = Refusal::from_raw(code, 0x7000).unwrap();
             assert!(!matches!(r, Refusal::Unknown(_)), "refusal {code} untyped");
             assert!(!r.to_string().is_empty() && !r.to_string().contains('\n'));

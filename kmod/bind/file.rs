@@ -80,6 +80,63 @@ unsafe impl Send for FileRef {}
 // SAFETY: a shared `FileRef` only gives out the pointer for calls that are thread-safe.
 unsafe impl Sync for FileRef {}
 
+impl FileRef {
+    /// The file behind descriptor `fd` of `current` (fget; EBADF if there is none).
+    pub(crate) fn of_fd(fd: u32) -> Result<Self> {
+        // SAFETY: fget looks `fd` up in current's table under RCU and returns a new reference
+        // or null; it may be called from any process context.
+        let f = unsafe { bindings::fget(fd) };
+        // INVARIANT: the reference fget took is ours.
+        NonNull::new(f).map(FileRef).ok_or(code::EBADF)
+    }
+
+    /// Whether both files have the same file_operations (the same kind of file).
+    fn same_ops(&self, other: &FileRef) -> bool {
+        // SAFETY: both are valid files we hold a reference on (type invariant); f_op is set
+        // at open and never changes after.
+        unsafe { (*self.raw()).f_op == (*other.raw()).f_op }
+    }
+
+    /// The file's private data, as an address to compare (never dereferenced).
+    fn private_addr(&self) -> usize {
+        // SAFETY: as in `same_ops`; a /proc/PID/mem file sets private_data at open only.
+        unsafe { (*self.raw()).private_data as usize }
+    }
+}
+
+/// A /proc/PID/mem file handed in as the proof that the user who opened it may ptrace that
+/// task. Opening it ran the kernel's own check with the opener's credentials
+/// (proc_mem_open: mm_access, PTRACE_MODE_ATTACH_FSCREDS, the LSM and Yama included), and the
+/// file keeps the mm it was opened for (mmgrab) as its private data for as long as it is
+/// open, so that mm's address cannot be reused meanwhile: comparing it with a task's mm binds
+/// the proof to that task whatever procfs, pid namespace or pid number it was opened by.
+///
+/// # Invariants
+/// `file` has the file_operations of /proc/PID/mem.
+pub(crate) struct ProcMemProof {
+    file: FileRef,
+}
+
+impl ProcMemProof {
+    /// The proof at descriptor `fd` of `current`: EBADF if there is none, EINVAL if it is not
+    /// a /proc/PID/mem file (recognized by the operations of /proc/self/mem, which is opened
+    /// for the comparison: proc_mem_operations is not exported). Process context, may sleep.
+    pub(crate) fn of_fd(fd: u32) -> Result<Self> {
+        let file = FileRef::of_fd(fd)?;
+        let reference = FileRef::open_ro(kernel::c_str!("/proc/self/mem"))?;
+        if !file.same_ops(&reference) {
+            return Err(code::EINVAL);
+        }
+        // INVARIANT: checked just above.
+        Ok(ProcMemProof { file })
+    }
+
+    /// Whether this is the memory of `mm`.
+    pub(crate) fn is_of(&self, mm: &super::mm::MmRef) -> bool {
+        self.file.private_addr() != 0 && self.file.private_addr() == mm.addr()
+    }
+}
+
 /// Install a new restore session file as a descriptor of `current` (the daemon's control
 /// file if `control`, else the stub's). Its callbacks get the session back (entry.rs).
 pub(crate) fn install_restore_fd(s: Arc<RestoreSession>, control: bool) -> Result<u32> {

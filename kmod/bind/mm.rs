@@ -54,6 +54,11 @@ impl MmRef {
         Self::of_task(kernel::current!())
     }
 
+    /// The mm's address, to compare identities (see `file::ProcMemProof`).
+    pub(crate) fn addr(&self) -> usize {
+        self.raw() as usize
+    }
+
     fn raw(&self) -> *mut bindings::mm_struct {
         self.0.as_ptr()
     }

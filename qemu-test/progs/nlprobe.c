@@ -210,6 +210,14 @@ int main(void)
 	req_put(&r, MIGR_A_TASK_MAX + 7, &u32, sizeof(u32));
 	report("freeze-unknown-attr", &r);
 
+	/* A proof descriptor that is not open: the module points at it. */
+	req_init(&r, family, MIGR_CMD_FREEZE);
+	u32 = 1;
+	req_put(&r, MIGR_A_TASK_PID, &u32, sizeof(u32));
+	u32 = 999;
+	req_put(&r, MIGR_A_TASK_PROOF_FD, &u32, sizeof(u32));
+	report("freeze-proof-not-open", &r);
+
 	/* Page data for a pager nobody has: no such process, nothing allocated. */
 	req_init(&r, family, MIGR_CMD_PAGE_DATA);
 	u32 = 0x7ffffff0u;

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::net::TcpStream;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,7 +87,8 @@ pub fn migrate(
     // 2. Freeze.
     let module = module_for(mode).map_err(Failure::Refused)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let reply = session.module.freeze(pid, timeout_ms, node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32).map_err(Failure::refused)?;
+    let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
+    let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;
     let (session_id, hold_fd, mut image) = match Frozen::from_reply(reply).map_err(Failure::refused)? {
         Frozen::Refused(why) => return Err(why.into()),
         Frozen::Session { session, hold_fd, image } => (session, hold_fd, image),

@@ -142,6 +142,10 @@ pub struct Record {
     pub pid: u32,
     pub direction: Direction,
     pub peer: String,
+    /// The uid this record belongs to: who asked (out), the process's real uid (in). Only
+    /// that user and root see it.
+    #[serde(default)]
+    pub owner: u32,
     pub comm: String,
     pub state: State,
     pub bytes: u64,
@@ -211,8 +215,16 @@ impl Table {
         before - t.len()
     }
 
-    pub fn add(&self, pid: u32, direction: Direction, peer: &str) -> u64 {
+    pub fn add(&self, pid: u32, direction: Direction, peer: &str, owner: u32) -> u64 {
+        self.add_within(pid, direction, peer, owner, None).unwrap_or_default()
+    }
+
+    /// Add a record unless `owner` has `limit` migrations in progress already.
+    pub fn add_within(&self, pid: u32, direction: Direction, peer: &str, owner: u32, limit: Option<usize>) -> Option<u64> {
         let mut t = self.lock();
+        if limit.is_some_and(|l| t.iter().filter(|r| r.owner == owner && !r.state.is_final()).count() >= l) {
+            return None;
+        }
         t.last_id += 1;
         let id = t.last_id;
         let started = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
@@ -221,13 +233,14 @@ impl Table {
             pid,
             direction,
             peer: peer.into(),
+            owner,
             comm: String::new(),
             state: State::Starting,
             bytes: 0,
             started,
             stats: Stats::default(),
         });
-        id
+        Some(id)
     }
 
     pub fn update(&self, id: u64, f: impl FnOnce(&mut Record)) {
@@ -246,6 +259,16 @@ impl Table {
 
     pub fn all(&self) -> Vec<Record> {
         self.lock().list.clone()
+    }
+
+    /// The records `uid` may see: all for root, else that user's own.
+    pub fn visible_to(&self, uid: u32) -> Vec<Record> {
+        self.lock().iter().filter(|r| uid == 0 || r.owner == uid).cloned().collect()
+    }
+
+    /// How many of `uid`'s migrations are still in progress.
+    pub fn in_progress_of(&self, uid: u32) -> usize {
+        self.lock().iter().filter(|r| r.owner == uid && !r.state.is_final()).count()
     }
 }
 
@@ -267,16 +290,31 @@ mod tests {
     #[test]
     fn forget_drops_only_ended_migrations_and_ids_are_not_reused() {
         let t = Table::default();
-        let a = t.add(10, Direction::Out, "node2");
-        let b = t.add(11, Direction::Out, "node2");
+        let a = t.add(10, Direction::Out, "node2", 0);
+        let b = t.add(11, Direction::Out, "node2", 0);
         t.set_state(a, State::Failed("x".into()));
         t.set_state(b, State::ServingPages { to: "node2".into(), pid: 11 });
         assert_eq!(t.forget_ended(), 1);
         assert_eq!(t.all().iter().map(|r| r.id).collect::<Vec<_>>(), vec![b]);
-        assert_eq!(t.add(12, Direction::In, "node1"), b + 1);
+        assert_eq!(t.add(12, Direction::In, "node1", 0), b + 1);
         t.set_state(b, State::Released { to: "node2".into(), pid: 11, after_ms: 1 });
         assert_eq!(t.forget_ended(), 1);
-        assert_eq!(t.add(13, Direction::In, "node1"), b + 2);
+        assert_eq!(t.add(13, Direction::In, "node1", 0), b + 2);
+    }
+
+    #[test]
+    fn users_see_only_their_own_migrations_and_root_sees_all() {
+        let t = Table::default();
+        let mine = t.add(10, Direction::Out, "node2", 1000);
+        t.add(11, Direction::Out, "node2", 1001);
+        t.add(12, Direction::In, "node1", 0);
+        assert_eq!(t.visible_to(1000).iter().map(|r| r.id).collect::<Vec<_>>(), vec![mine]);
+        assert_eq!(t.visible_to(0).len(), 3);
+        assert_eq!(t.in_progress_of(1000), 1);
+        assert_eq!(t.add_within(13, Direction::Out, "node2", 1000, Some(1)), None);
+        t.set_state(mine, State::Failed("x".into()));
+        assert_eq!(t.in_progress_of(1000), 0);
+        assert!(t.add_within(13, Direction::Out, "node2", 1000, Some(1)).is_some());
     }
 
     #[test]
@@ -292,8 +330,8 @@ mod tests {
     #[test]
     fn records_are_numbered_and_updated() {
         let t = Table::default();
-        let a = t.add(10, Direction::Out, "node2");
-        let b = t.add(11, Direction::In, "node1");
+        let a = t.add(10, Direction::Out, "node2", 0);
+        let b = t.add(11, Direction::In, "node1", 0);
         assert!(b > a);
         t.set_state(a, State::Frozen);
         t.update(b, |r| r.stats.pages_pushed = 7);
@@ -317,7 +355,7 @@ mod tests {
         let f = crate::error::Failure::from(crate::uapi::Refusal::Ptraced);
         assert_eq!(State::from(&f).to_string(), "refused: it is being traced (ptrace)");
         let t = Table::default();
-        let id = t.add(3, Direction::In, "node1");
+        let id = t.add(3, Direction::In, "node1", 0);
         t.set_state(id, State::Running);
         let v = t.get(id).unwrap().to_json();
         assert_eq!((v["state"].as_str(), v["direction"].as_str()), (Some("running"), Some("in")));

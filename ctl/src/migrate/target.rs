@@ -46,7 +46,7 @@ const PARK_FD: RawFd = 512;
 /// only the push of lazy mode, received here).
 pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &str) {
     let pid = offer.pid;
-    let record = node.table.add(pid, Direction::In, &offer.source_node);
+    let record = node.table.add(pid, Direction::In, &offer.source_node, offer.identity.uid[0]);
     let mode = offer.mode;
     let (token, fault_port) = (offer.token, offer.fault_port);
     node.update(record, |r| r.stats.mode = mode_name(mode).into());

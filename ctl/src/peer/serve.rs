@@ -1,9 +1,12 @@
 //! `migctl serve`: the node daemon. One thread per connection; every connection must pass the
-//! Noise handshake with the cluster key before any request is read. Refusals are logged with
-//! the peer's address.
+//! Noise handshake with the cluster key before any request is read. What a peer that has not
+//! authenticated can cost is bounded: at most MAX_HANDSHAKES of them at once (more are closed
+//! on accept), each for at most HANDSHAKE_TIMEOUT, with the handshake's fixed-size buffers.
+//! Refusals are logged with the peer's address.
 
 use log::{info, warn};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +18,27 @@ use crate::session::{fault_channel, page_server};
 
 /// A peer that connects and then says nothing is dropped after this long.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in their handshake at once.
+const MAX_HANDSHAKES: usize = 16;
+static HANDSHAKES: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the MAX_HANDSHAKES handshake slots, given back on drop.
+struct HandshakeSlot;
+
+impl HandshakeSlot {
+    fn take() -> Option<Self> {
+        HANDSHAKES
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_HANDSHAKES).then_some(n + 1))
+            .ok()
+            .map(|_| HandshakeSlot)
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        HANDSHAKES.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 pub fn run(node: Arc<Node>) -> Result<()> {
     let listen = &node.config.listen;
@@ -26,8 +50,13 @@ pub fn run(node: Arc<Node>) -> Result<()> {
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
+                let Some(slot) = HandshakeSlot::take() else {
+                    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+                    warn!("refused peer {peer}: {MAX_HANDSHAKES} handshakes in progress already");
+                    continue;
+                };
                 let node = node.clone();
-                std::thread::spawn(move || handle(stream, node));
+                std::thread::spawn(move || handle(stream, node, slot));
             }
             Err(e) => warn!("accept failed: {e}"),
         }
@@ -35,10 +64,13 @@ pub fn run(node: Arc<Node>) -> Result<()> {
     Ok(())
 }
 
-fn handle(stream: TcpStream, node: Arc<Node>) {
+fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-    let mut ch = match Channel::accept(stream, &node.key) {
+    let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
+    let accepted = Channel::accept(stream, &node.key);
+    drop(slot);
+    let mut ch = match accepted {
         Ok(ch) => ch,
         Err(ChannelError::Auth) => {
             warn!("refused peer {peer}: authentication failed (wrong or missing cluster key)");

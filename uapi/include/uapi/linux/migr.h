@@ -9,7 +9,7 @@
 #define MIGR_FAMILY_NAME	"migr"
 #define MIGR_FAMILY_VERSION	1
 
-#define MIGR_PROTOCOL_VERSION	5
+#define MIGR_PROTOCOL_VERSION	6
 #define MIGR_MAX_PAGE_RUN	15
 #define MIGR_MAX_VMAS		1024
 #define MIGR_IOC_RESTORE	19713
@@ -50,6 +50,9 @@ enum migr_feature {
  * @MIGR_REFUSAL_FREEZE_TIMEOUT: The task did not reach a user-mode boundary in
  *   time (stopped, or in D state).
  * @MIGR_REFUSAL_SELF: The caller asked to freeze itself.
+ * @MIGR_REFUSAL_PROOF_MISMATCH: proof-fd is not the /proc/PID/mem of this task
+ *   as it is now (another task's, another file, or the task has exec'd since
+ *   the file was opened).
  */
 enum migr_refusal {
 	MIGR_REFUSAL_NONE,
@@ -65,6 +68,7 @@ enum migr_refusal {
 	MIGR_REFUSAL_ALREADY_FROZEN,
 	MIGR_REFUSAL_FREEZE_TIMEOUT,
 	MIGR_REFUSAL_SELF,
+	MIGR_REFUSAL_PROOF_MISMATCH,
 };
 
 /**
@@ -162,6 +166,7 @@ enum {
 	MIGR_A_TASK_FD,
 	MIGR_A_TASK_STUB_FD,
 	MIGR_A_TASK_MODE,
+	MIGR_A_TASK_PROOF_FD,
 
 	__MIGR_A_TASK_MAX,
 	MIGR_A_TASK_MAX = (__MIGR_A_TASK_MAX - 1)
