@@ -1,7 +1,7 @@
 """The migr lab: boots N QEMU/TCG nodes linked over loopback and drives them.
 
 Each node has two serial lines: ttyS0, the console, goes to a log file; ttyS1 goes to a Unix
-socket where the node's lab agent (rootfs/lab-agent) runs shell commands for us. Node 2..N
+socket where the node's lab agent (rootfs/lab-agent.c) runs shell commands for us. Node 2..N
 listen for node 1's virtual network link on free loopback ports picked at run time, so two
 labs can run side by side.
 """
