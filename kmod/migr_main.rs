@@ -12,7 +12,8 @@
 //! - `image`: the image of a frozen task in netlink attributes;
 //! - `thread`, `mm`: dump and restore of thread state and of the address space;
 //! - `restore`: rebuild an image in a stub process (target side);
-//! - `pager`: the remote pager of a task restored in lazy mode (faults, page delivery);
+//! - `pager`, `segments`: the remote pager of a task restored in lazy mode (on the kernel's
+//!   userfaultfd: faults, events, page delivery);
 //! - `registry`: small tables of shared objects; `fault`: fault points for tests.
 
 use kernel::prelude::*;
@@ -26,6 +27,7 @@ mod mm;
 mod pager;
 mod registry;
 mod restore;
+mod segments;
 mod thread;
 #[allow(dead_code, unreachable_pub)]
 mod uapi_gen;
@@ -47,6 +49,7 @@ struct Migr {
     _family: bind::netlink::Family,
     _sessions: bind::global::GlobalOwner<freeze::Sessions>,
     _pagers: bind::global::GlobalOwner<pager::Pagers>,
+    _drain: pager::DrainGuard,
 }
 
 impl kernel::Module for Migr {
@@ -55,7 +58,7 @@ impl kernel::Module for Migr {
         let pagers = pager::init_registry()?;
         let family = bind::netlink::Family::register()?;
         pr_info!("migr {} loaded (protocol {})\n", MODULE_VERSION, uapi_gen::PROTOCOL_VERSION);
-        Ok(Migr { _family: family, _sessions: sessions, _pagers: pagers })
+        Ok(Migr { _family: family, _sessions: sessions, _pagers: pagers, _drain: pager::DrainGuard })
     }
 }
 

@@ -9,7 +9,6 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-use crate::bind::file::AnonFile;
 use crate::bind::mm::{self as bmm, vm, Backing};
 use crate::fault::{self, FaultPoint};
 use crate::uapi_gen::{self as uapi, Refusal, VmaKind};
@@ -86,21 +85,20 @@ impl Vma {
     }
 
     /// Is this mapping served by the pager in lazy mode? Heap and anonymous memory are; the
-    /// stack is not (a file mapping cannot grow down). The source uses the same rule to
+    /// stack is not (it travels before the task runs: the task needs it at once). The source uses the same rule to
     /// choose which pages to send before the task runs (uapi/migr.yaml, `mode`).
     pub(crate) fn is_lazy(&self) -> bool {
         matches!(self.kind(), Some(VmaKind::Anon | VmaKind::Heap)) && self.info.flags & vm::GROWSDOWN == 0
     }
 }
 
-/// Map one mapping of the image into current, with its madvise-only flags. With a pager
-/// file, lazy mappings are private mappings of it.
-fn map_one(v: &Vma, pager: Option<&AnonFile>) -> Result {
+/// Map one mapping of the image into current, with its madvise-only flags. Lazy mappings
+/// are anonymous memory like the others (the pager registers them afterwards).
+fn map_one(v: &Vma) -> Result {
     let i = &v.info;
-    let r = match (v.kind(), pager) {
-        (Some(VmaKind::Vdso | VmaKind::Vvar), _) => return Ok(()),
-        (_, Some(f)) if v.is_lazy() => bmm::map_current(i.start, i.end, i.flags, Backing::Module(f.file())),
-        (Some(VmaKind::File), _) => {
+    let r = match v.kind() {
+        Some(VmaKind::Vdso | VmaKind::Vvar) => return Ok(()),
+        Some(VmaKind::File) => {
             let mut cpath = KVec::with_capacity(v.path.len() + 1, GFP_KERNEL)?;
             cpath.extend_from_slice(&v.path, GFP_KERNEL)?;
             cpath.push(0, GFP_KERNEL)?;
@@ -120,15 +118,13 @@ fn map_one(v: &Vma, pager: Option<&AnonFile>) -> Result {
 }
 
 impl MmImage {
-    /// Give each writable lazy mapping its anon_vma by a copy-on-write of its first byte (the
-    /// daemon delivered those pages before go), so that a fork copies page table entries
-    /// instead of refaulting pages the pager has already handed out.
-    pub(crate) fn touch_lazy(&self) {
-        for v in self.vmas.iter().filter(|v| v.is_lazy() && v.info.flags & vm::WRITE != 0) {
-            if bmm::touch_write(v.info.start).is_err() {
-                pr_warn!("restore: cannot touch {:#x}\n", v.info.start);
-            }
+    /// The ranges the pager serves in lazy mode.
+    pub(crate) fn lazy_ranges(&self) -> Result<KVec<(u64, u64)>> {
+        let mut r = KVec::new();
+        for v in self.vmas.iter().filter(|v| v.is_lazy()) {
+            r.push((v.info.start, v.info.end), GFP_KERNEL)?;
         }
+        Ok(r)
     }
 
     pub(crate) fn capture(mm: &MmRef) -> Result<Self> {
@@ -175,7 +171,7 @@ impl MmImage {
     /// Replace the address space of `current` (the restore stub) with this image's layout.
     /// The stub's vdso/vvar must already sit where the image has them. Once this starts
     /// unmapping, the stub can no longer return to its own code: on error the caller kills it.
-    pub(crate) fn rebuild(&self, pid: u32, pager: Option<&AnonFile>) -> Result {
+    pub(crate) fn rebuild(&self, pid: u32) -> Result {
         let mm = MmRef::of_current().ok_or(code::EINVAL)?;
         let here = mm.fields();
         if here.vdso != self.fields.vdso {
@@ -202,7 +198,7 @@ impl MmImage {
         for pass_special in [true, false] {
             for v in self.vmas.iter() {
                 if (v.info.flags & MADVISE_FLAGS != 0) == pass_special {
-                    map_one(v, pager)?;
+                    map_one(v)?;
                 }
             }
         }

@@ -1,82 +1,114 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The remote pager of a task restored in lazy mode.
+//! The remote pager of a task restored in lazy mode, built on the kernel's own userfaultfd
+//! (docs/design/lazy-userfaultfd.md).
 //!
-//! Its anonymous memory (heap and anonymous mappings; the stack travels eagerly) is mapped
-//! MAP_PRIVATE from a per-task file whose `.fault` (kmod/glue/pager.c) asks this pager for
-//! a page: pages arrive from the daemon with `page-data` (answers to faults, prefetch,
-//! background push) into a page array keyed by the source page number (the mapping's pgoff
-//! is the source address, so this survives mremap). A page handed to a fault is marked
-//! SERVED and dropped here: from then on the process owns it (a write copies it into
-//! anonymous memory); a later fault on a served page gets zeros, as anonymous memory does
-//! after MADV_DONTNEED (an MMU notifier marks DONTNEED'd ranges served, pages there or not).
-//! Once the task forks, pages are lent instead (the child faults on the same pager). A
-//! fault on an absent page sends a `page-request` event to the listening daemon and waits
-//! (killable, re-sent every second, given up after FAULT_TIMEOUT_MS: then this and every
-//! later fault on an absent page ends in SIGBUS). After `pager-end complete` absent pages
-//! are zero (the source had nothing there); after `pager-end fail` they SIGBUS. The
-//! listening daemon is forgotten when its netlink socket closes (requests then wait for a
-//! new listener, or time out).
+//! Its lazy ranges (heap and anonymous memory; the stack travels eagerly) are ordinary
+//! private anonymous mappings, registered for missing pages on a userfaultfd context the
+//! restore creates in the task itself ([`Pager::attach`]). So they are anonymous memory in
+//! everything the kernel does (fork, copy-on-write, MADV_DONTNEED/FREE, WIPEONFORK, mprotect,
+//! mremap, reclaim, memory cgroup charge): the pager only decides what a *missing* page is.
+//! Per address space it keeps [`Segments`]: where missing pages are still the source's. A
+//! fault on such a page sends a `page-request` event to the listening daemon; the page comes
+//! back with `page-data` and is placed with UFFDIO_COPY into every address space missing it
+//! (the task and the children it forked since), which wakes the faulting threads. A fault
+//! anywhere else gets the zero page (UFFDIO_ZEROPAGE), as anonymous memory does. The
+//! context's events edit the segments: REMOVE and UNMAP cut, REMAP moves, FORK gives the
+//! child a context of its own with a copy (minus its WIPEONFORK mappings).
 //!
-//! Context: `lookup` and `wait` run in the faulting task (process context; `wait` without
-//! the mmap lock when the fault allows it); `discard` in an MMU notifier (no sleeping);
-//! `port_released` in the netlink release notifier (atomic); the rest in doits.
+//! `pager-end complete` (the source sent every page) releases the contexts: the ranges are
+//! plain anonymous memory from then on. `pager-end fail` (the source is gone) poisons every
+//! page still missing at the source (a touch is a SIGBUS) first. An address space that
+//! exits is forgotten; the pager ends when none is left. No time limit while a daemon
+//! listens; with no listener for NO_LISTENER_MS while faults wait, the pager fails.
+//!
+//! Context and locking: every message of a context is read and acted on under `inner`
+//! (a mutex; sleeps), and `page-data` places pages under it too: an event read and its edit
+//! of the segments are atomic with respect to a delivery, so a page cannot land in a range
+//! whose DONTNEED was read but not yet applied. The ioctls need user memory of `current`
+//! ([`Staging`]): a doit (the daemon's thread) has its own; the drain work (a kworker)
+//! borrows the mm of the daemon that last talked to this pager ([`HelperMm`], lock order:
+//! `helper` before `inner`). Faults that need an ioctl while no daemon mm is available wait
+//! for the next drain.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::error::code;
-use kernel::page::{PAGE_SHIFT, PAGE_SIZE};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use crate::bind::atomic::{state_enum, AtomicEnum};
-use crate::bind::file::{AnonFile, MmWatch};
 use crate::bind::global::{Global, GlobalOwner};
+use crate::bind::mm::vm;
 use crate::bind::netlink::{Message, Request};
-use crate::bind::task::clock;
-use crate::bind::waitq::WaitQueue;
-use crate::bind::xarray::{PageArray, PageRef, Slot};
+use crate::bind::task::{clock, sleep_killable_ns, ModuleRef};
+use crate::bind::uffd::{self, HelperMm, Staging, Uffd, UffdDev, UffdEvent};
 use crate::fault::{self, FaultPoint};
 use crate::registry::Registry;
+use crate::segments::Segments;
 use crate::uapi_gen::{self as uapi, PageKind, PagerEnd};
 
-/// A fault waits this long for its page before the pager gives the source up.
-const FAULT_TIMEOUT_MS: u64 = 30_000;
 /// A request not answered in this long is sent again (events can be dropped).
-const RESEND_MS: u32 = 1_000;
+const RESEND_MS: u64 = 1_000;
+/// Faults waiting this long with no daemon listening end the pager (absent pages SIGBUS).
+const NO_LISTENER_MS: u64 = 30_000;
+/// How long a delivery retries while the task's mappings change (EAGAIN) before failing.
+const CHANGING_RETRY_MS: u64 = 2_000;
 /// Kinds of delivered pages counted (uapi `page-kind`).
 const KINDS: usize = 4;
 
 state_enum! {
     /// Active -> Complete | Failed.
     pub(crate) enum PagerState {
-        /// Absent pages are requested from the daemon.
+        /// Missing pages of the source are requested from the daemon.
         Active = 0,
-        /// The source sent everything: absent pages are zero.
+        /// The source sent everything: missing pages are zero.
         Complete = 1,
-        /// The source is gone: absent pages SIGBUS.
+        /// The source is gone: its missing pages SIGBUS.
         Failed = 2,
     }
 }
 
-#[pin_data(PinnedDrop)]
+/// A fault read from a context and not answered yet.
+struct Waiting {
+    addr: u64,
+    /// The source's page, if it was the source's when read (None: it needs the zero page).
+    src: Option<u64>,
+    first_ms: u64,
+    sent_ms: u64,
+}
+
+/// One address space: the restored task's, or one a fork made from it.
+struct Space {
+    uffd: Uffd,
+    segments: Segments,
+    waiting: KVec<Waiting>,
+    dead: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// The /dev/userfaultfd file the restore opened, until `attach` used it.
+    dev: Option<UffdDev>,
+    spaces: KVec<Space>,
+    attached: bool,
+}
+
+#[pin_data]
 pub(crate) struct Pager {
-    /// The MMU notifier on the task's mm (see `watch`). First field: unregistered before
-    /// the page array goes.
-    #[pin]
-    watch: Mutex<Option<MmWatch>>,
     pid: u32,
-    /// pgoff -> page (owned reference) or SERVED.
     #[pin]
-    pages: PageArray,
+    helper: Mutex<Option<HelperMm>>,
     #[pin]
-    wq: WaitQueue,
+    inner: Mutex<Inner>,
     state: AtomicEnum<PagerState>,
     faults: AtomicU32,
     remote_faults: AtomicU32,
     zero_fills: AtomicU32,
     delivered: [AtomicU64; KINDS],
-    /// Set once the task forked: parent and child fault on the same pager, each must get
-    /// every page, so pages stay here instead of being handed over.
-    shared: AtomicBool,
+    /// Set by the first `finish`.
+    finished: AtomicBool,
+    /// A pager keeps the module loaded: its contexts' wait entries call into it.
+    _module: ModuleRef,
 }
 
 /// Pagers, from module init to exit.
@@ -89,62 +121,65 @@ pub(crate) fn init_registry() -> Result<GlobalOwner<Pagers>> {
     Ok(PAGERS.set(KBox::pin_init(Pagers::new(), GFP_KERNEL)?))
 }
 
-/// What a fault gets.
-pub(crate) enum Lookup {
-    /// This page (its reference goes to the fault).
-    Page(PageRef),
-    /// Requested from the daemon: wait, then retry.
-    Remote,
+/// Dropped at module exit after the registry: no drain work runs after that.
+pub(crate) struct DrainGuard;
+
+impl Drop for DrainGuard {
+    fn drop(&mut self) {
+        uffd::drain_stop();
+    }
 }
 
 impl Pager {
-    /// A pager for `pid`, registered, with its file (which holds one reference).
-    pub(crate) fn new(pid: u32) -> Result<(Arc<Pager>, AnonFile)> {
+    /// A pager for `pid`, registered. In the restore doit (the daemon's context: it opens
+    /// /dev/userfaultfd with the daemon's rights and lends its mm to the drain work).
+    pub(crate) fn new(pid: u32) -> Result<Arc<Pager>> {
+        let module = ModuleRef::get()?;
+        let dev = UffdDev::open().inspect_err(|e| pr_warn!("pid {}: cannot open /dev/userfaultfd ({:?})\n", pid, e))?;
         let p = Arc::pin_init(
             pin_init!(Pager {
-                watch <- kernel::new_mutex!(None),
                 pid,
-                pages <- PageArray::new(),
-                wq <- WaitQueue::new(),
+                helper <- kernel::new_mutex!(HelperMm::of_current()),
+                inner <- kernel::new_mutex!(Inner { dev: Some(dev), ..Inner::default() }),
                 state: AtomicEnum::new(PagerState::Active),
                 faults: AtomicU32::new(0),
                 remote_faults: AtomicU32::new(0),
                 zero_fills: AtomicU32::new(0),
                 delivered: [const { AtomicU64::new(0) }; KINDS],
-                shared: AtomicBool::new(false),
+                finished: AtomicBool::new(false),
+                _module: module,
             }),
             GFP_KERNEL,
         )?;
-        let reg = PAGERS.get()?;
-        reg.insert(p.clone(), |q| q.pid == pid)?;
-        match AnonFile::pager(p.clone()) {
-            Ok(file) => Ok((p, file)),
-            Err(e) => {
-                reg.remove(|q| q.pid == pid);
-                Err(e)
-            }
-        }
+        PAGERS.get()?.insert(p.clone(), |q| q.pid == pid)?;
+        Ok(p)
     }
 
-    /// Watch current's address space (the restored task's) for MADV_DONTNEED on lazy
-    /// ranges. Without CONFIG_MMU_NOTIFIER (or if registration fails), pages dropped that
-    /// way that had not arrived yet would read back their old contents: logged.
-    pub(crate) fn watch(&self, file: &AnonFile) {
-        let w = MmWatch::pager(file);
-        if w.is_none() {
-            pr_warn!("pid {}: no MMU notifier; MADV_DONTNEED on pages not yet here is not seen\n", self.pid);
-        }
-        *self.watch.lock() = w;
+    /// In the restored task (its restore ioctl, after the layout is built): a userfaultfd
+    /// context for its mm with `ranges` registered, their pages the source's.
+    pub(crate) fn attach(&self, ranges: &[(u64, u64)]) -> Result {
+        let mut g = self.inner.lock();
+        let dev = g.dev.take().ok_or(code::EBUSY)?;
+        let uffd = Uffd::create(&dev, ranges)?;
+        let segments = Segments::identity(ranges)?;
+        g.spaces.push(Space { uffd, segments, waiting: KVec::new(), dead: false }, GFP_KERNEL)?;
+        g.attached = true;
+        Ok(())
     }
 
-    fn request(&self, pgoff: u64) {
+    /// The restore did not get to run the task: forget the pager.
+    pub(crate) fn abandon(&self) {
+        self.finish(PagerState::Failed, "abandoned: the restore did not complete");
+    }
+
+    fn request(&self, src: u64) {
         let port = LISTENER.load(Ordering::Acquire);
         let sent = if port == 0 {
             Err(crate::bind::errno::enotconn())
         } else {
             Message::event(uapi::CMD_PAGE_REQUEST, 0).and_then(|mut m| {
                 m.put_u32(uapi::A_PAGER_PID, self.pid)?;
-                m.put_u64(uapi::A_PAGER_ADDR, pgoff << PAGE_SHIFT, uapi::A_PAGER_PAD)?;
+                m.put_u64(uapi::A_PAGER_ADDR, src, uapi::A_PAGER_PAD)?;
                 m.put_u32(uapi::A_PAGER_FAULTS, self.faults.load(Ordering::Relaxed))?;
                 m.send_to(port)
             })
@@ -152,13 +187,6 @@ impl Pager {
         if let Err(e) = sent {
             ratelimited(|| pr_warn!("pid {}: cannot send a page request to the daemon ({:?})\n", self.pid, e));
         }
-    }
-
-    fn end(&self, state: PagerState) {
-        if self.state.transition(PagerState::Active, state).is_ok() {
-            self.summary(if state == PagerState::Complete { "complete" } else { "failed, absent pages now SIGBUS" });
-        }
-        self.wq.wake_all();
     }
 
     fn summary(&self, what: &str) {
@@ -178,23 +206,286 @@ impl Pager {
         );
     }
 
-    /// A new page for the pager, unless the `pager-alloc` fault point is armed.
-    fn alloc(&self, data: Option<&[u8]>) -> Result<PageRef> {
-        if fault::armed(FaultPoint::PagerAlloc) {
-            ratelimited(|| pr_warn!("fault point pager-alloc: page allocation fails (pid {})\n", self.pid));
-            return Err(code::ENOMEM);
+    /// End in `state` (once): drop every context (their ranges become plain anonymous
+    /// memory; pages poisoned before stay poisoned) and leave the registry.
+    fn finish(&self, state: PagerState, what: &str) {
+        let _ = self.state.transition(PagerState::Active, state);
+        let first = !self.finished.swap(true, Ordering::AcqRel);
+        let spaces = core::mem::take(&mut self.inner.lock().spaces);
+        drop(spaces);
+        if let Ok(reg) = PAGERS.get() {
+            reg.remove(|q| core::ptr::eq(q, self));
         }
-        match data {
-            Some(d) => PageRef::with_contents(d),
-            None => PageRef::alloc(true),
+        if first {
+            self.summary(what);
         }
     }
 
-    fn zero_fill(&self) -> Result<Lookup> {
-        // An injected failure is a SIGBUS (EFAULT), not an OOM the fault would retry.
-        let z = self.alloc(None).map_err(|e| if fault::armed(FaultPoint::PagerAlloc) { code::EFAULT } else { e })?;
-        self.zero_fills.fetch_add(1, Ordering::Relaxed);
-        Ok(Lookup::Page(z))
+    /// Read and act on every message of every context, then answer what waits. `st`: user
+    /// memory for the ioctls, if this context has some.
+    fn drain_locked(&self, g: &mut Inner, st: Option<&Staging>) {
+        let mut born = KVec::new();
+        for space in g.spaces.iter_mut().filter(|s| !s.dead) {
+            loop {
+                match space.uffd.read() {
+                    Ok(None) => break,
+                    Ok(Some(ev)) => {
+                        if let Err(e) = self.on_event(space, ev, &mut born) {
+                            pr_warn!("pid {}: pager event {:?}: {:?}\n", self.pid, ev, e);
+                        }
+                    }
+                    Err(e) => {
+                        pr_warn!("pid {}: reading the userfaultfd failed ({:?})\n", self.pid, e);
+                        break;
+                    }
+                }
+            }
+        }
+        for s in born {
+            if g.spaces.push(s, GFP_KERNEL).is_err() {
+                pr_warn!("pid {}: no memory for a forked address space's pager\n", self.pid);
+            }
+        }
+        let now = clock::monotonic_ms();
+        let state = self.state.load();
+        for space in g.spaces.iter_mut().filter(|s| !s.dead) {
+            self.answer_waiting(space, st, state, now);
+        }
+    }
+
+    fn on_event(&self, space: &mut Space, ev: UffdEvent, born: &mut KVec<Space>) -> Result {
+        match ev {
+            UffdEvent::Fault(addr) => {
+                self.faults.fetch_add(1, Ordering::Relaxed);
+                if space.waiting.iter().any(|w| w.addr == addr) {
+                    return Ok(());
+                }
+                let src = space.segments.src_of(addr);
+                if src.is_some() {
+                    self.remote_faults.fetch_add(1, Ordering::Relaxed);
+                }
+                let now = clock::monotonic_ms();
+                space.waiting.push(Waiting { addr, src, first_ms: now, sent_ms: 0 }, GFP_KERNEL)?;
+            }
+            UffdEvent::Fork(fd) => {
+                let uffd = Uffd::from_fork(fd)?;
+                let mut segments = space.segments.try_clone()?;
+                // dup_userfaultfd runs before fork wipes WIPEONFORK mappings: the child's
+                // are registered but empty, so their missing pages are zero, not the source's.
+                if let Some(mm) = uffd.mm() {
+                    let mut wiped = KVec::new();
+                    mm.for_each_vma(false, |_, v, _| {
+                        if v.flags & vm::WIPEONFORK != 0 {
+                            wiped.push((v.start, v.end), GFP_KERNEL)?;
+                        }
+                        Ok(())
+                    })?;
+                    for (a, b) in wiped {
+                        segments.take(a, b)?;
+                    }
+                }
+                pr_info!("pid {}: forked; the child's address space has its own pager context\n", self.pid);
+                born.push(Space { uffd, segments, waiting: KVec::new(), dead: false }, GFP_KERNEL)?;
+            }
+            UffdEvent::Remap { from, to, len } => space.segments.remap(from, to, len)?,
+            UffdEvent::Remove { start, end } | UffdEvent::Unmap { start, end } => {
+                space.segments.take(start, end)?;
+            }
+        }
+        // A fault read before an edit may now be answered differently: its `src` is
+        // looked up again when it is answered (see answer_waiting).
+        Ok(())
+    }
+
+    /// Answer what waits in `space`: the zero page where the page is not (or no longer) the
+    /// source's, a poisoned page if the source is gone, a request (again after RESEND_MS)
+    /// otherwise.
+    fn answer_waiting(&self, space: &mut Space, st: Option<&Staging>, state: PagerState, now: u64) {
+        let mut keep = KVec::new();
+        let waiting = core::mem::take(&mut space.waiting);
+        for mut w in waiting {
+            w.src = space.segments.src_of(w.addr);
+            let done = match (w.src, state) {
+                (Some(src), PagerState::Active) => {
+                    if now.saturating_sub(w.sent_ms) >= RESEND_MS {
+                        self.request(src);
+                        w.sent_ms = now;
+                    }
+                    if LISTENER.load(Ordering::Acquire) == 0 && now.saturating_sub(w.first_ms) >= NO_LISTENER_MS {
+                        pr_warn!("pid {}: no daemon listens for page requests since {} ms: the source is given up\n", self.pid, NO_LISTENER_MS);
+                        // finish() needs `inner`, held here: the drain after this one ends it.
+                        let _ = self.state.transition(PagerState::Active, PagerState::Failed);
+                        uffd::drain_now();
+                    }
+                    false
+                }
+                (Some(_), PagerState::Failed) => st.is_some_and(|st| self.settle(space, st, w.addr, true)),
+                _ => st.is_some_and(|st| self.settle(space, st, w.addr, false)),
+            };
+            if !done && keep.push(w, GFP_KERNEL).is_err() {
+                pr_warn!("pid {}: no memory to remember a fault; it waits for a wake\n", self.pid);
+            }
+        }
+        space.waiting = keep;
+    }
+
+    /// The zero page (or poison) for a waiting fault at `addr`. True once it is answered.
+    fn settle(&self, space: &mut Space, st: &Staging, addr: u64, poison: bool) -> bool {
+        let r = if poison { space.uffd.poison(st, addr) } else { space.uffd.zeropage(st, addr) };
+        match r {
+            Ok(()) => {
+                if !poison {
+                    self.zero_fills.fetch_add(1, Ordering::Relaxed);
+                }
+                true
+            }
+            Err(e) if e == code::EAGAIN => false, // an event first; the next drain retries
+            Err(e) if e == code::ESRCH => {
+                space.dead = true;
+                true
+            }
+            Err(_) => {
+                // EEXIST (a page is there now) or ENOENT (no mapping any more): let the
+                // thread fault again.
+                let _ = space.uffd.wake(st, addr, PAGE_SIZE as u64);
+                true
+            }
+        }
+    }
+
+    /// Place the source's page `src` in every address space where it is missing.
+    fn deliver(&self, g: &mut Inner, st: &Staging, src: u64, data: &[u8]) -> Result<bool> {
+        let mut placed = false;
+        let deadline = clock::monotonic_ms() + CHANGING_RETRY_MS;
+        let mut i = 0;
+        while i < g.spaces.len() {
+            let space = match g.spaces.get_mut(i) {
+                Some(s) if !s.dead => s,
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let Some(addr) = space.segments.addr_of(src) else {
+                i += 1;
+                continue;
+            };
+            let answered = match space.uffd.copy(st, addr, data) {
+                Ok(()) => {
+                    placed = true;
+                    true // UFFDIO_COPY woke the faults on it
+                }
+                Err(e) if e == code::EAGAIN => {
+                    // The task's mappings are changing: read the event, then look again.
+                    if clock::monotonic_ms() > deadline {
+                        pr_warn!("pid {}: page {:#x} could not be placed for {} ms\n", self.pid, src, CHANGING_RETRY_MS);
+                        return Err(code::EAGAIN);
+                    }
+                    self.drain_locked(g, Some(st));
+                    let _ = sleep_killable_ns(1_000_000);
+                    continue;
+                }
+                Err(e) if e == code::ESRCH => {
+                    space.dead = true;
+                    false
+                }
+                Err(e) if e == code::EEXIST || e == code::ENOENT => {
+                    // A page is there already, or no mapping any more: a thread waiting on
+                    // it faults again.
+                    if space.waiting.iter().any(|w| w.addr == addr) {
+                        let _ = space.uffd.wake(st, addr, PAGE_SIZE as u64);
+                    }
+                    true
+                }
+                Err(e) => return Err(e),
+            };
+            if answered {
+                let mut keep = KVec::new();
+                for w in core::mem::take(&mut space.waiting) {
+                    if w.addr != addr {
+                        keep.push(w, GFP_KERNEL)?;
+                    }
+                }
+                space.waiting = keep;
+            }
+            i += 1;
+        }
+        Ok(placed)
+    }
+
+    /// Forget address spaces that exited; end the pager when none is left.
+    fn reap(&self, g: &mut Inner) -> bool {
+        for s in g.spaces.iter_mut() {
+            if !s.dead && s.uffd.mm().is_none() {
+                s.dead = true;
+            }
+        }
+        let mut alive = KVec::new();
+        for s in core::mem::take(&mut g.spaces) {
+            if !s.dead {
+                let _ = alive.push(s, GFP_KERNEL);
+            }
+        }
+        g.spaces = alive;
+        g.attached && g.spaces.is_empty()
+    }
+
+    /// The drain work's part for this pager (kworker).
+    fn drain(&self) {
+        let helper = self.helper.lock();
+        let mut g = self.inner.lock();
+        let used = match helper.as_ref() {
+            Some(h) => h.with_staging(|st| {
+                self.drain_locked(&mut g, Some(st));
+                Ok(())
+            }),
+            None => Err(code::ESRCH),
+        };
+        if used.is_err() {
+            self.drain_locked(&mut g, None);
+        }
+        let gone = self.reap(&mut g);
+        drop(g);
+        drop(helper);
+        if gone {
+            self.finish(PagerState::Complete, "done: its address spaces are gone");
+        } else if self.state.load() == PagerState::Failed {
+            self.fail_now(false);
+        }
+    }
+
+    /// The source is gone: poison its pages still missing anywhere, wake what waits, end.
+    /// `in_doit`: called in a doit (user memory of its own) rather than the drain work.
+    fn fail_now(&self, in_doit: bool) {
+        let poison = |g: &mut Inner, st: &Staging| {
+            for space in g.spaces.iter_mut().filter(|s| !s.dead) {
+                let Ok(segs) = space.segments.try_clone() else { continue };
+                for seg in segs.iter() {
+                    let mut a = seg.start;
+                    while a < seg.end {
+                        let _ = space.uffd.poison(st, a); // EEXIST: the page is here
+                        a += PAGE_SIZE as u64;
+                    }
+                }
+                for w in space.waiting.iter() {
+                    let _ = space.uffd.wake(st, w.addr, PAGE_SIZE as u64);
+                }
+            }
+            Ok(())
+        };
+        let r = if in_doit {
+            Staging::with(|st| poison(&mut self.inner.lock(), st))
+        } else {
+            let helper = self.helper.lock();
+            match helper.as_ref() {
+                Some(h) => h.with_staging(|st| poison(&mut self.inner.lock(), st)),
+                None => Err(code::ESRCH),
+            }
+        };
+        if r.is_err() {
+            pr_warn!("pid {}: cannot poison the missing pages (no daemon mm); they read as zero\n", self.pid);
+        }
+        self.finish(PagerState::Failed, "failed, absent pages now SIGBUS");
     }
 }
 
@@ -207,79 +498,22 @@ fn ratelimited(f: impl FnOnce()) {
     }
 }
 
-#[pinned_drop]
-impl PinnedDrop for Pager {
-    fn drop(self: Pin<&mut Self>) {
-        // The last reference: no fault, doit or delivery uses the pager any more. The watch
-        // and the page array go with the fields (unwatching may sleep: every place that can
-        // drop the last reference is process context, see restore.rs and the file release).
-        if self.state.load() == PagerState::Active {
-            self.summary("gone with its task");
+/// The drain work (kworker): every pager's contexts; again in RESEND_MS while any pager is
+/// left (requests are re-sent, exited address spaces noticed).
+pub(crate) fn drain_all() {
+    let Ok(reg) = PAGERS.get() else { return };
+    let all = match reg.all() {
+        Ok(a) => a,
+        Err(_) => {
+            uffd::drain_later(RESEND_MS as u32);
+            return;
         }
+    };
+    for p in all.iter() {
+        p.drain();
     }
-}
-
-/// MMU notifier: the task dropped `count` pages from `pgoff` on. Does not sleep.
-pub(crate) fn discard(p: &Pager, pgoff: u64, count: u64) {
-    p.pages.discard(pgoff, count);
-}
-
-/// Fault step 1: the page, or Remote if it must come from the network (requested), or an
-/// error (ENOMEM: OOM; others: SIGBUS). Process context, mmap or VMA lock held.
-pub(crate) fn lookup(p: &Pager, pgoff: u64) -> Result<Lookup> {
-    p.faults.fetch_add(1, Ordering::Relaxed);
-    match p.pages.take(pgoff, p.shared.load(Ordering::Acquire)) {
-        Slot::Page(page) => return Ok(Lookup::Page(page)),
-        Slot::Served => return p.zero_fill(),
-        Slot::Absent => {}
-    }
-    match p.state.load() {
-        PagerState::Complete => p.zero_fill(),
-        PagerState::Failed => Err(code::EFAULT),
-        PagerState::Active => {
-            p.remote_faults.fetch_add(1, Ordering::Relaxed);
-            p.request(pgoff);
-            Ok(Lookup::Remote)
-        }
-    }
-}
-
-/// Fault step 2: wait (killable, without the mmap lock when the fault allows it) until the
-/// page is here or the pager ended. Never returns later than FAULT_TIMEOUT_MS.
-pub(crate) fn wait(p: &Pager, pgoff: u64) {
-    let deadline = clock::monotonic_ms() + FAULT_TIMEOUT_MS;
-    loop {
-        let ready = || p.pages.present(pgoff) || p.state.load() != PagerState::Active;
-        match p.wq.wait_killable(&ready, RESEND_MS) {
-            Ok(true) | Err(_) => return,
-            Ok(false) if clock::monotonic_ms() >= deadline => {
-                pr_warn!(
-                    "pid {}: no answer for page {:#x} in {} ms: the source is gone\n",
-                    p.pid,
-                    pgoff << PAGE_SHIFT,
-                    FAULT_TIMEOUT_MS
-                );
-                p.end(PagerState::Failed);
-                return;
-            }
-            Ok(false) => p.request(pgoff),
-        }
-    }
-}
-
-/// vm_ops.open (split, mremap, fork). A new VMA in another address space than the
-/// caller's is a fork (dup_mmap runs in the parent): from now on pages are lent, not handed
-/// over.
-pub(crate) fn vma_opened(p: &Pager, other_mm: bool) {
-    if other_mm && !p.shared.swap(true, Ordering::AcqRel) {
-        pr_info!("pid {}: forked; its pager now lends pages to both\n", p.pid);
-    }
-}
-
-/// The last close of the pager's file (no mapping uses it any more).
-pub(crate) fn file_released(p: Arc<Pager>) {
-    if let Ok(reg) = PAGERS.get() {
-        reg.remove(|q| q.pid == p.pid);
+    if !all.is_empty() {
+        uffd::drain_later(RESEND_MS as u32);
     }
 }
 
@@ -296,7 +530,7 @@ fn find(req: &Request<'_>) -> Result<Arc<Pager>> {
     PAGERS.get()?.find(|p| p.pid == pid).ok_or(code::ESRCH)
 }
 
-/// The `page-data` doit.
+/// The `page-data` doit: pages of the source, placed where they are missing.
 pub(crate) fn page_data(req: &Request<'_>) -> Result {
     let p = find(req)?;
     let addr_attr = req.require(uapi::A_PAGER_ADDR)?;
@@ -311,25 +545,45 @@ pub(crate) fn page_data(req: &Request<'_>) -> Result {
         return Err(req.bad(data_attr));
     }
     let counter = p.delivered.get(kind).ok_or(code::EINVAL)?;
-    for (i, page) in data.chunks_exact(PAGE_SIZE).enumerate() {
-        let pgoff = (addr >> PAGE_SHIFT) + i as u64;
-        if p.pages.present(pgoff) {
-            continue;
-        }
-        if p.pages.store_new(pgoff, p.alloc(Some(page))?)? {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
+    if fault::armed(FaultPoint::PagerAlloc) {
+        ratelimited(|| pr_warn!("fault point pager-alloc: page delivery fails (pid {})\n", p.pid));
+        return Err(code::ENOMEM);
     }
-    p.wq.wake_all();
-    Ok(())
+    // The drain work borrows the mm of the daemon that talks to this pager now.
+    if let Some(h) = HelperMm::of_current() {
+        *p.helper.lock() = Some(h);
+    }
+    Staging::with(|st| {
+        let mut g = p.inner.lock();
+        for (i, page) in data.chunks_exact(PAGE_SIZE).enumerate() {
+            let src = addr + (i * PAGE_SIZE) as u64;
+            if p.deliver(&mut g, st, src, page)? {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// The `pager-end` doit.
 pub(crate) fn end(req: &Request<'_>) -> Result {
     let p = find(req)?;
     match PagerEnd::from_u32(req.need_u32(uapi::A_PAGER_END)?) {
-        Some(PagerEnd::Complete) => p.end(PagerState::Complete),
-        _ => p.end(PagerState::Failed),
+        Some(PagerEnd::Complete) => {
+            // Faults still waiting are for pages the source never had: zero. Read what is
+            // pending first, in this doit (it has user memory for the ioctls).
+            Staging::with(|st| {
+                let mut g = p.inner.lock();
+                let _ = p.state.transition(PagerState::Active, PagerState::Complete);
+                p.drain_locked(&mut g, Some(st));
+                Ok(())
+            })?;
+            p.finish(PagerState::Complete, "complete");
+        }
+        _ => {
+            let _ = p.state.transition(PagerState::Active, PagerState::Failed);
+            p.fail_now(true);
+        }
     }
     Ok(())
 }
@@ -347,5 +601,7 @@ pub(crate) fn listen(req: &Request<'_>) -> Result {
             return Err(code::EBUSY);
         }
     }
+    // Requests that waited for a listener go out now.
+    uffd::drain_now();
     Ok(())
 }

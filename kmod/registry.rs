@@ -38,6 +38,16 @@ impl<T: Send + Sync> Registry<T> {
         self.slots.lock().iter().flatten().find(|s| f(s)).cloned()
     }
 
+    /// Every entry (references), for a walk without the table's lock.
+    pub(crate) fn all(&self) -> Result<KVec<Arc<T>>> {
+        let slots = self.slots.lock();
+        let mut v = KVec::with_capacity(slots.len(), GFP_KERNEL)?;
+        for s in slots.iter().flatten() {
+            v.push(s.clone(), GFP_KERNEL)?;
+        }
+        Ok(v)
+    }
+
     pub(crate) fn remove(&self, f: impl Fn(&T) -> bool) {
         for slot in self.slots.lock().iter_mut() {
             if slot.as_ref().is_some_and(|s| f(s)) {

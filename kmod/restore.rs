@@ -15,7 +15,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow};
 
 use crate::bind::atomic::{AtomicEnum, AtomicRepr};
-use crate::bind::file::{install_restore_fd, poll_bits, AnonFile};
+use crate::bind::file::{install_restore_fd, poll_bits};
 use crate::bind::netlink::Request;
 use crate::bind::task::{self, clock};
 use crate::bind::task_work::{self, impl_has_task_work, Notify, TaskWork, TaskWorkRun};
@@ -69,8 +69,8 @@ impl RestoreState {
 #[pin_data]
 pub(crate) struct RestoreSession {
     image: Image,
-    /// Lazy mode: the pager and its file (dropped once the mappings hold the file).
-    pager: Option<(Arc<Pager>, AnonFile)>,
+    /// Lazy mode: the pager (registered; attached to the task's mm in MIGR_IOC_RESTORE).
+    pager: Option<Arc<Pager>>,
     state: AtomicEnum<RestoreState>,
     /// ktime (ns) when the image arrived; an interrupted nanosleep is shortened by the time
     /// since then.
@@ -113,26 +113,33 @@ pub(crate) fn restore(req: &Request<'_>) -> Result {
         Some(Mode::Lazy) => Some(Pager::new(pid)?),
         _ => None,
     };
-    let s = Arc::pin_init(
-        pin_init!(RestoreSession {
-            image,
-            pager,
-            state: AtomicEnum::new(At(Spec::Prepared)),
-            arrived_ns: clock::monotonic_ns(),
-            wq <- WaitQueue::new(),
-            resume: TaskWork::new(),
-        }),
-        GFP_KERNEL,
-    )?;
-    // If the reply fails after this, the descriptors stay with the caller, which closes
-    // them when it exits: the files go and the session with them.
-    let fd = install_restore_fd(s.clone(), true)?;
-    let stub_fd = install_restore_fd(s, false)?;
-    let mut r = req.reply(0)?;
-    r.put_u32(uapi::A_TASK_FD, fd)?;
-    r.put_u32(uapi::A_TASK_STUB_FD, stub_fd)?;
-    pr_info!("restore session for pid {} prepared (fd {})\n", pid, fd);
-    r.send()
+    let abandon = pager.clone();
+    let r = (|| {
+        let s = Arc::pin_init(
+            pin_init!(RestoreSession {
+                image,
+                pager,
+                state: AtomicEnum::new(At(Spec::Prepared)),
+                arrived_ns: clock::monotonic_ns(),
+                wq <- WaitQueue::new(),
+                resume: TaskWork::new(),
+            }),
+            GFP_KERNEL,
+        )?;
+        // If the reply fails after this, the descriptors stay with the caller, which closes
+        // them when it exits: the files go and the session with them.
+        let fd = install_restore_fd(s.clone(), true)?;
+        let stub_fd = install_restore_fd(s, false)?;
+        let mut r = req.reply(0)?;
+        r.put_u32(uapi::A_TASK_FD, fd)?;
+        r.put_u32(uapi::A_TASK_STUB_FD, stub_fd)?;
+        pr_info!("restore session for pid {} prepared (fd {})\n", pid, fd);
+        r.send()
+    })();
+    if let (Err(_), Some(p)) = (&r, abandon) {
+        p.abandon();
+    }
+    r
 }
 
 /// Kill the stub (it may have lost its own memory) and record the failure.
@@ -146,12 +153,15 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
     if s.state.transition(At(Spec::Prepared), At(Spec::Building)).is_err() {
         return Err(code::EBUSY);
     }
-    if let Err(e) = s.image.mm.rebuild(s.image.pid, s.pager.as_ref().map(|(_, f)| f)) {
+    if let Err(e) = s.image.mm.rebuild(s.image.pid) {
         // The stub's own memory may be gone already: it must not return to it.
         return Err(stub_fails(&s, e));
     }
-    if let Some((p, f)) = s.pager.as_ref() {
-        p.watch(f);
+    if let Some(p) = s.pager.as_ref() {
+        if let Err(e) = s.image.mm.lazy_ranges().and_then(|r| p.attach(&r)) {
+            pr_warn!("restore of pid {}: cannot attach the pager ({:?})\n", s.image.pid, e);
+            return Err(stub_fails(&s, e));
+        }
     }
     s.set(At(Spec::LayoutReady));
     match s.wait_while(At(Spec::LayoutReady), LAYOUT_WAIT_MS) {
@@ -166,9 +176,6 @@ fn become_image(s: ArcBorrow<'_, RestoreSession>, own_fd: u32) -> Result {
             return Err(stub_fails(&s, e));
         }
         Err(e) => return Err(stub_fails(&s, e)), // killed
-    }
-    if s.pager.is_some() {
-        s.image.mm.touch_lazy();
     }
     s.image.thread.restore_signals_and_ids();
     let me = kernel::current!();
@@ -256,6 +263,10 @@ pub(crate) fn release(s: Arc<RestoreSession>, control: bool) {
         if let At(Spec::Prepared | Spec::Building | Spec::LayoutReady) = s.state.load() {
             pr_warn!("restore of pid {}: controller went away; aborting\n", s.image.pid);
             s.set(Failed(crate::bind::errno::ecanceled()));
+        }
+        // A pager whose task never ran has nothing to serve.
+        if let (Failed(_), Some(p)) = (s.state.load(), s.pager.as_ref()) {
+            p.abandon();
         }
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Every function the C side calls in Rust: genl doits (named by the generated ops table,
-//! kmod/migr_nl_gen.c), file and vm callbacks (kmod/glue/file.c, pager.c), the netlink
+//! kmod/migr_nl_gen.c), file callbacks (kmod/glue/file.c), the pager's drain work
+//! (kmod/glue/uffd.c), the netlink
 //! release notifier (glue/netlink.c) and the module parameter (glue/task.c). Each turns its
 //! raw pointers into the safe types of this layer and calls the feature code.
 
@@ -12,7 +13,6 @@ use super::ffi::GenlInfo;
 use super::file::{borrow, take_back};
 use super::netlink::run_doit;
 use crate::freeze::FreezeSession;
-use crate::pager::{Lookup, Pager};
 use crate::restore::RestoreSession;
 use crate::{fault, freeze, info, pager, restore};
 
@@ -92,64 +92,11 @@ unsafe extern "C" fn migr_freeze_release(session: *mut c_void) {
     freeze::release(s);
 }
 
-// ---- the pager's file and vm_operations (glue/pager.c) ----
+// ---- the pager's drain work (glue/uffd.c); a kworker ----
 
-/// # Safety
-/// `p` must be the private data of a pager file that the caller (the fault handler)
-/// keeps alive; `page` a valid out pointer.
 #[no_mangle]
-unsafe extern "C" fn migr_pager_lookup(p: *mut c_void, pgoff: c_ulong, page: *mut *mut bindings::page) -> c_int {
-    // SAFETY: the private data of a pager file (`AnonFile::pager`), which the faulting VMA
-    // holds for the whole fault.
-    let p = unsafe { borrow::<Pager>(p) };
-    match pager::lookup(&p, pgoff as u64) {
-        Ok(Lookup::Page(pg)) => {
-            // SAFETY: `page` is the fault handler's out pointer; the reference goes to it.
-            unsafe { *page = pg.into_raw() };
-            0
-        }
-        Ok(Lookup::Remote) => 1,
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// # Safety
-/// `p` must be the private data of a pager file that the caller keeps alive.
-#[no_mangle]
-unsafe extern "C" fn migr_pager_wait(p: *mut c_void, pgoff: c_ulong) {
-    // SAFETY: as in `migr_pager_lookup`; when the fault dropped the mmap lock, it pinned
-    // the file first (get_file), so the private data stays.
-    let p = unsafe { borrow::<Pager>(p) };
-    pager::wait(&p, pgoff as u64);
-}
-
-/// # Safety
-/// As for `migr_pager_wait`.
-#[no_mangle]
-unsafe extern "C" fn migr_pager_vma_opened(p: *mut c_void, other_mm: bool) {
-    // SAFETY: vm_ops.open of a VMA that maps (and holds) the pager file.
-    let p = unsafe { borrow::<Pager>(p) };
-    pager::vma_opened(&p, other_mm);
-}
-
-/// # Safety
-/// `p` must be the private data of a pager file, in its release (called once).
-#[no_mangle]
-unsafe extern "C" fn migr_pager_file_release(p: *mut c_void) {
-    // SAFETY: the release of a pager file: its reference comes back, once.
-    let p = unsafe { take_back::<Pager>(p) };
-    pager::file_released(p);
-}
-
-/// # Safety
-/// `p` must be the private data of a pager file mapped by a VMA that the caller holds.
-#[no_mangle]
-unsafe extern "C" fn migr_pager_discard(p: *mut c_void, pgoff: c_ulong, count: c_ulong) {
-    // SAFETY: the MMU notifier calls this only for a VMA that maps the pager file (it
-    // compared the VMA's file private data with `p`), and that VMA holds the file during
-    // the notifier call (the zapper holds the VMA), so the file's data is alive.
-    let p = unsafe { borrow::<Pager>(p) };
-    pager::discard(&p, pgoff as u64, count as u64);
+extern "C" fn migr_pagers_drain() {
+    pager::drain_all();
 }
 
 // ---- netlink socket release (glue/netlink.c); atomic context ----

@@ -102,6 +102,58 @@ pub(crate) struct VmaInfo {
     pub(crate) has_file: u32,
 }
 
+/// `struct uffd_msg` (uapi/linux/userfaultfd.h, packed): the event and its three words.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct UffdMsg {
+    pub(crate) event: u8,
+    pub(crate) reserved1: u8,
+    pub(crate) reserved2: u16,
+    pub(crate) reserved3: u32,
+    pub(crate) arg: [u64; 3],
+}
+
+/// `struct uffdio_api`.
+#[repr(C)]
+pub(crate) struct UffdioApi {
+    pub(crate) api: u64,
+    pub(crate) features: u64,
+    pub(crate) ioctls: u64,
+}
+
+/// `struct uffdio_range`.
+#[repr(C)]
+pub(crate) struct UffdioRange {
+    pub(crate) start: u64,
+    pub(crate) len: u64,
+}
+
+/// `struct uffdio_register`.
+#[repr(C)]
+pub(crate) struct UffdioRegister {
+    pub(crate) range: UffdioRange,
+    pub(crate) mode: u64,
+    pub(crate) ioctls: u64,
+}
+
+/// `struct uffdio_copy`.
+#[repr(C)]
+pub(crate) struct UffdioCopy {
+    pub(crate) dst: u64,
+    pub(crate) src: u64,
+    pub(crate) len: u64,
+    pub(crate) mode: u64,
+    pub(crate) copy: i64,
+}
+
+/// `struct uffdio_zeropage` (and `struct uffdio_poison`, the same layout).
+#[repr(C)]
+pub(crate) struct UffdioZeropage {
+    pub(crate) range: UffdioRange,
+    pub(crate) mode: u64,
+    pub(crate) zeropage: i64,
+}
+
 /// Build-time layout check of a struct shared with C: size, then `field => offset` pairs.
 /// The numbers are the ones of the matching `MIGR_LAYOUT`/`MIGR_OFFSET` in kmod/glue/*.c.
 macro_rules! layout {
@@ -115,12 +167,17 @@ layout!(ThreadState, 80, restart => 28, rseq_sig => 76);
 layout!(Nanosleep, 16, expires => 8);
 layout!(MmFields, 96, vdso => 88);
 layout!(VmaInfo, 40, kind => 32, has_file => 36);
+layout!(UffdMsg, 32, arg => 8);
+layout!(UffdioApi, 24);
+layout!(UffdioRange, 16);
+layout!(UffdioRegister, 32);
+layout!(UffdioCopy, 40);
+layout!(UffdioZeropage, 32);
 
 /// `enum migr_file_kind` (glue.h): which file_operations a new anon-inode file gets.
 pub(crate) const FILE_RESTORE_CONTROL: u32 = 0;
 pub(crate) const FILE_RESTORE_STUB: u32 = 1;
 pub(crate) const FILE_FROZEN: u32 = 2;
-pub(crate) const FILE_PAGER: u32 = 3;
 
 // bindgen's kernel structs (task_struct, mm_struct, file, page...) contain zero-sized
 // members that the lint flags; they only cross as pointers, as in `kernel::bindings` itself
@@ -175,7 +232,6 @@ extern "C" {
     pub(crate) fn migr_set_auxv(mm: *mut bindings::mm_struct, buf: *const u64, n: u32);
     pub(crate) fn migr_filp_open_ro(path: *const c_char) -> *mut bindings::file;
     pub(crate) fn migr_vma_add_flags(start: u64, flags: u64) -> c_int;
-    pub(crate) fn migr_touch_write(addr: u64) -> c_int;
     pub(crate) static migr_prot_read: u64;
     pub(crate) static migr_prot_write: u64;
     pub(crate) static migr_prot_exec: u64;
@@ -187,27 +243,43 @@ extern "C" {
 
     // kmod/glue/file.c
     pub(crate) fn migr_anon_fd(kind: u32, private: *const c_void) -> c_int;
-    pub(crate) fn migr_anon_file(kind: u32, private: *const c_void) -> *mut bindings::file;
         pub(crate) static migr_pollin: u32;
     pub(crate) static migr_pollerr: u32;
 
-    // kmod/glue/pager.c
-    pub(crate) fn migr_xa_init(xa: *mut bindings::xarray);
-    pub(crate) fn migr_xa_destroy_pages(xa: *mut bindings::xarray);
-    pub(crate) fn migr_xa_take(
-        xa: *mut bindings::xarray,
-        pgoff: c_ulong,
-        page: *mut *mut bindings::page,
-        keep: bool,
-    ) -> c_int;
-    pub(crate) fn migr_xa_present(xa: *mut bindings::xarray, pgoff: c_ulong) -> bool;
-    pub(crate) fn migr_xa_store_new(xa: *mut bindings::xarray, pgoff: c_ulong, page: *mut bindings::page) -> c_int;
-    pub(crate) fn migr_xa_discard(xa: *mut bindings::xarray, pgoff: c_ulong, count: c_ulong);
-    pub(crate) fn migr_alloc_page(zero: bool) -> *mut bindings::page;
-    pub(crate) fn migr_put_page(page: *mut bindings::page);
-    pub(crate) fn migr_copy_to_page(page: *mut bindings::page, data: *const c_void);
-    pub(crate) fn migr_pager_watch(file: *mut bindings::file) -> *mut c_void;
-    pub(crate) fn migr_pager_unwatch(watch: *mut c_void);
+    // kmod/glue/uffd.c
+    pub(crate) fn migr_uffd_dev_open() -> *mut bindings::file;
+    pub(crate) fn migr_uffd_new(dev: *mut bindings::file) -> *mut bindings::file;
+    pub(crate) fn migr_uffd_ioctl(uffd: *mut bindings::file, cmd: u32, ubuf: u64, arg: *mut c_void, size: u32) -> c_long;
+    pub(crate) fn migr_copy_to_user(dst: u64, src: *const c_void, len: u32) -> c_int;
+    pub(crate) fn migr_uffd_read(uffd: *mut bindings::file, msg: *mut UffdMsg) -> c_long;
+    pub(crate) fn migr_take_fd(fd: u32) -> *mut bindings::file;
+    pub(crate) fn migr_uffd_mm(uffd: *mut bindings::file) -> *mut bindings::mm_struct;
+    pub(crate) fn migr_mmget_not_zero(mm: *mut bindings::mm_struct) -> bool;
+    pub(crate) fn migr_mmgrab_current() -> *mut bindings::mm_struct;
+    pub(crate) fn migr_mmdrop(mm: *mut bindings::mm_struct);
+    pub(crate) fn migr_use_mm(mm: *mut bindings::mm_struct) -> bool;
+    pub(crate) fn migr_unuse_mm(mm: *mut bindings::mm_struct);
+    pub(crate) fn migr_creds_kernel_begin() -> *const bindings::cred;
+    pub(crate) fn migr_creds_end(old: *const bindings::cred);
+    pub(crate) fn migr_drain_now();
+    pub(crate) fn migr_drain_later(ms: u32);
+    pub(crate) fn migr_drain_stop();
+    pub(crate) fn migr_uffd_watch(uffd: *mut bindings::file) -> *mut c_void;
+    pub(crate) fn migr_uffd_unwatch(watch: *mut c_void);
+    pub(crate) static migr_uffdio_api: u32;
+    pub(crate) static migr_uffdio_register: u32;
+    pub(crate) static migr_uffdio_copy: u32;
+    pub(crate) static migr_uffdio_zeropage: u32;
+    pub(crate) static migr_uffdio_poison: u32;
+    pub(crate) static migr_uffdio_wake: u32;
+    pub(crate) static migr_uffd_api: u64;
+    pub(crate) static migr_uffd_register_mode_missing: u64;
+    pub(crate) static migr_uffd_features: u64;
+    pub(crate) static migr_uffd_event_pagefault: u8;
+    pub(crate) static migr_uffd_event_fork: u8;
+    pub(crate) static migr_uffd_event_remap: u8;
+    pub(crate) static migr_uffd_event_remove: u8;
+    pub(crate) static migr_uffd_event_unmap: u8;
 
     // kmod/glue/netlink.c
     pub(crate) fn migr_genl_register() -> c_int;

@@ -3,10 +3,9 @@
 //! `kernel::fs::File`), and the module's anon-inode files whose private data is an `Arc`.
 //!
 //! The Arc-into-private-data dance is written once here with `ForeignOwnable`: [`install_fd`]
-//! and [`AnonFile::new`] hand an `Arc<T>` to a new file (`into_foreign`); the file's
-//! callbacks borrow it ([`borrow`]) and its release takes it back ([`take_back`]). The
-//! file_operations tables are in kmod/glue/file.c and pager.c; their callbacks land in
-//! kmod/bind/entry.rs.
+//! hands an `Arc<T>` to a new file (`into_foreign`); the file's callbacks borrow it
+//! ([`borrow`]) and its release takes it back ([`take_back`]). The file_operations tables are
+//! in kmod/glue/file.c; their callbacks land in kmod/bind/entry.rs.
 
 use kernel::ffi::c_void;
 use core::ptr::NonNull;
@@ -18,7 +17,6 @@ use kernel::types::ForeignOwnable;
 
 use super::ffi;
 use crate::freeze::FreezeSession;
-use crate::pager::Pager;
 use crate::restore::RestoreSession;
 
 /// Which file_operations a module file gets (`enum migr_file_kind`, glue.h).
@@ -31,8 +29,6 @@ pub(crate) enum FileKind {
     RestoreStub = ffi::FILE_RESTORE_STUB,
     /// A frozen task's hold file: its last close thaws the task.
     Frozen = ffi::FILE_FROZEN,
-    /// The pager's file: mmap (private), fault.
-    Pager = ffi::FILE_PAGER,
 }
 
 /// A counted reference to a `struct file`.
@@ -52,7 +48,7 @@ impl FileRef {
 
     /// # Safety
     /// `f` must be an ERR_PTR or a file whose reference the caller gives to the result.
-    unsafe fn from_result(f: *mut bindings::file) -> Result<Self> {
+    pub(super) unsafe fn from_result(f: *mut bindings::file) -> Result<Self> {
         // SAFETY: IS_ERR/PTR_ERR only look at the pointer value.
         if unsafe { bindings::IS_ERR(f.cast()) } {
             // SAFETY: as above.
@@ -162,71 +158,6 @@ fn install_fd<T: Send + Sync + 'static>(kind: FileKind, data: Arc<T>) -> Result<
     }
     Ok(fd as u32)
 }
-
-/// A module file without a descriptor (the pager's), owning an `Arc` as private data.
-pub(crate) struct AnonFile {
-    file: FileRef,
-}
-
-impl AnonFile {
-    /// The file of a pager: mapped MAP_PRIVATE by the restore, faults go to `p`.
-    pub(crate) fn pager(p: Arc<Pager>) -> Result<Self> {
-        Self::new(FileKind::Pager, p)
-    }
-
-    /// A new file of `kind` owning `data` (dropped on error).
-    fn new<T: Send + Sync + 'static>(kind: FileKind, data: Arc<T>) -> Result<Self> {
-        let p = data.into_foreign();
-        // SAFETY: the new file owns `p`, which its release gives back through `take_back`.
-        let f = unsafe { ffi::migr_anon_file(kind as u32, p) };
-        // SAFETY: migr_anon_file returns a new file reference or an ERR_PTR.
-        match unsafe { FileRef::from_result(f) } {
-            Ok(file) => Ok(AnonFile { file }),
-            Err(e) => {
-                // SAFETY: no file was created, so `p` is still ours and was never borrowed.
-                drop(unsafe { Arc::<T>::from_foreign(p) });
-                Err(e)
-            }
-        }
-    }
-
-    pub(crate) fn file(&self) -> &FileRef {
-        &self.file
-    }
-
-}
-
-/// An MMU notifier on `current`'s mm that reports MADV_DONTNEED (MMU_NOTIFY_CLEAR) on the
-/// mappings of a pager file to that pager (entry.rs `migr_pager_discard`). It only calls
-/// back for VMAs that map the file, which hold a file reference, so the pager it borrows
-/// from the file's private data is alive for every call.
-///
-/// # Invariants
-/// `0` is a registered `struct migr_watch` (kmod/glue/pager.c); unregistered on drop.
-pub(crate) struct MmWatch(NonNull<c_void>);
-
-impl MmWatch {
-    /// None if registration failed (or CONFIG_MMU_NOTIFIER is off). May sleep.
-    pub(crate) fn pager(file: &AnonFile) -> Option<Self> {
-        // SAFETY: the file is live (FileRef invariant); registration on current's mm.
-        let w = unsafe { ffi::migr_pager_watch(file.file.raw()) };
-        // INVARIANT: a non-null result is registered.
-        NonNull::new(w).map(MmWatch)
-    }
-}
-
-impl Drop for MmWatch {
-    fn drop(&mut self) {
-        // SAFETY: registered (type invariant). Unregistering waits for callbacks in flight
-        // (SRCU): may sleep; every owner drops it in process context.
-        unsafe { ffi::migr_pager_unwatch(self.0.as_ptr()) };
-    }
-}
-
-// SAFETY: the watch may be unregistered from any thread.
-unsafe impl Send for MmWatch {}
-// SAFETY: no method takes `&self`.
-unsafe impl Sync for MmWatch {}
 
 /// Borrow the `Arc<T>` a module file owns.
 ///

@@ -36,7 +36,7 @@ pub(crate) mod vm {
 /// A reference to an address space.
 ///
 /// # Invariants
-/// `0` is a `mm_struct` on which this value owns one mmget reference (from get_task_mm);
+/// `0` is a `mm_struct` on which this value owns one mm_users reference (get_task_mm, mmget);
 /// dropped with mmput.
 pub(crate) struct MmRef(NonNull<bindings::mm_struct>);
 
@@ -48,6 +48,14 @@ impl MmRef {
         let mm = unsafe { bindings::get_task_mm(raw(t)) };
         // INVARIANT: the reference get_task_mm took is ours.
         NonNull::new(mm).map(MmRef)
+    }
+
+    /// # Safety
+    /// The caller owns one mm_users reference on `mm` (mmget, mmget_not_zero), which the new
+    /// value takes over.
+    pub(super) unsafe fn from_counted(mm: NonNull<bindings::mm_struct>) -> Self {
+        // INVARIANT: the caller's reference becomes ours.
+        MmRef(mm)
     }
 
     pub(crate) fn of_current() -> Option<Self> {
@@ -151,8 +159,6 @@ pub(crate) enum Backing<'a> {
     Anon,
     /// The file at this path (NUL-terminated), opened read-only, from this page offset.
     File(&'a CStr, u64),
-    /// A module file, from page offset `start >> PAGE_SHIFT` (the pager's rule).
-    Module(&'a FileRef),
 }
 
 /// Map `[start, end)` into `current` with MAP_PRIVATE|MAP_FIXED, protection from the
@@ -188,10 +194,6 @@ pub(crate) fn map_current(start: u64, end: u64, vm_flags: u64, backing: Backing<
             // SAFETY: `f` is a live file (FileRef invariant); vm_mmap takes its own reference.
             unsafe { bindings::vm_mmap(f.raw(), start as _, len as _, prot as _, flags as _, off as _) }
         }
-        Backing::Module(f) => {
-            // SAFETY: as above.
-            unsafe { bindings::vm_mmap(f.raw(), start as _, len as _, prot as _, flags as _, start as _) }
-        }
     };
     let got = got as i64;
     if (-4095..0).contains(&got) {
@@ -217,11 +219,4 @@ pub(crate) fn unmap_current(start: u64, end: u64) -> Result {
     let len = end.checked_sub(start).ok_or(code::EINVAL)?;
     // SAFETY: vm_munmap acts on current's own mm and checks its arguments.
     to_result(unsafe { bindings::vm_munmap(start as _, len as _) })
-}
-
-/// Read one byte of `current`'s memory at `addr` and write it back (a copy-on-write that
-/// gives a private mapping its anon_vma). May fault and sleep.
-pub(crate) fn touch_write(addr: u64) -> Result {
-    // SAFETY: copy_from_user/copy_to_user on current's own user address; they check it.
-    to_result(unsafe { ffi::migr_touch_write(addr) })
 }

@@ -10,8 +10,8 @@
 //! - [`waitq`]: killable waits with a timeout;
 //! - [`mm`]: `MmRef` (mmput on drop), walking mappings, mapping into `current`;
 //! - [`cpu`]: registers, XSAVE state and thread fields of `current`;
-//! - [`file`]: `FileRef`, anon-inode files owning an `Arc` (ForeignOwnable), MMU watch;
-//! - [`xarray`]: the pager's page array and `PageRef`;
+//! - [`file`]: `FileRef`, anon-inode files owning an `Arc` (ForeignOwnable);
+//! - [`uffd`]: the kernel's userfaultfd driven through its file, user staging memory;
 //! - [`netlink`]: family, requests and attributes (with extack), messages;
 //! - [`atomic`]: enums in atomics; [`global`]: module-wide objects; [`bytes`]: POD bytes;
 //! - [`entry`]: every function C calls into Rust (doits, file/vm callbacks, notifier,
@@ -32,8 +32,8 @@ pub(crate) mod mm;
 pub(crate) mod netlink;
 pub(crate) mod task;
 pub(crate) mod task_work;
+pub(crate) mod uffd;
 pub(crate) mod waitq;
-pub(crate) mod xarray;
 
 /// Error codes that `kernel::error::code` does not define in 6.12, from bindgen's values.
 pub(crate) mod errno {

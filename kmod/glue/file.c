@@ -2,8 +2,7 @@
 /*
  * Glue for the session files (anon inodes): one file_operations table per kind, whose
  * callbacks forward the file's private data to Rust (kmod/bind/entry.rs). The private data
- * is an `Arc` handed over with ForeignOwnable::into_foreign (kmod/bind/file.rs); the pager's
- * file (pager.c) works the same way. See glue.h.
+ * is an `Arc` handed over with ForeignOwnable::into_foreign (kmod/bind/file.rs). See glue.h.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -87,16 +86,5 @@ int migr_anon_fd(u32 kind, void *priv)
 					O_RDONLY | O_CLOEXEC);
 	default:
 		return -EINVAL;
-	}
-}
-
-/* A new anon-inode file (no descriptor) of the given kind: a file or an ERR_PTR. */
-struct file *migr_anon_file(u32 kind, void *priv)
-{
-	switch (kind) {
-	case MIGR_FILE_PAGER:
-		return migr_pager_file_create(priv);
-	default:
-		return ERR_PTR(-EINVAL);
 	}
 }

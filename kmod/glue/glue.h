@@ -9,8 +9,8 @@
  * (MIGR_LAYOUT here, `layout!` there) with the same numbers.
  *
  * Files, by subsystem: task.c (tasks, task_work, wait queues, thread state, the module
- * parameter), mm.c (address spaces, mappings), file.c (session files), pager.c (the pager's
- * file, fault handler, MMU notifier and page array), netlink.c (family, messages,
+ * parameter), mm.c (address spaces, mappings), file.c (session files), uffd.c (the pager's
+ * userfaultfd contexts and drain work), netlink.c (family, messages,
  * attributes, extack, socket-release notifier).
  */
 #ifndef MIGR_GLUE_H
@@ -25,11 +25,9 @@ struct file;
 struct genl_info;
 struct mm_struct;
 struct nlattr;
-struct page;
 struct sk_buff;
 struct task_struct;
 struct wait_queue_head;
-struct xarray;
 
 /* Build-time check that a struct shared with Rust has the size Rust asserts too. */
 #define MIGR_LAYOUT(type, size) static_assert(sizeof(type) == (size))
@@ -114,7 +112,6 @@ int migr_get_auxv(struct mm_struct *mm, u64 *buf, unsigned int n);
 void migr_set_auxv(struct mm_struct *mm, const u64 *buf, unsigned int n);
 struct file *migr_filp_open_ro(const char *path);
 int migr_vma_add_flags(u64 start, u64 flags);
-int migr_touch_write(u64 addr);
 extern const u64 migr_prot_read, migr_prot_write, migr_prot_exec;
 extern const u64 migr_map_private, migr_map_fixed, migr_map_anonymous, migr_map_growsdown;
 extern const u64 migr_map_noreserve;
@@ -124,25 +121,37 @@ enum migr_file_kind {
 	MIGR_FILE_RESTORE_CONTROL,
 	MIGR_FILE_RESTORE_STUB,
 	MIGR_FILE_FROZEN,
-	MIGR_FILE_PAGER,
 };
 int migr_anon_fd(u32 kind, void *priv);
-struct file *migr_anon_file(u32 kind, void *priv);
 extern const u32 migr_pollin, migr_pollerr;
 
-/* ---- remote pager (pager.c) ---- */
-struct file *migr_pager_file_create(void *pager);
-void migr_xa_init(struct xarray *xa);
-void migr_xa_destroy_pages(struct xarray *xa);
-int migr_xa_take(struct xarray *xa, unsigned long pgoff, struct page **page, bool keep);
-bool migr_xa_present(struct xarray *xa, unsigned long pgoff);
-int migr_xa_store_new(struct xarray *xa, unsigned long pgoff, struct page *page);
-void migr_xa_discard(struct xarray *xa, unsigned long pgoff, unsigned long count);
-struct page *migr_alloc_page(bool zero);
-void migr_put_page(struct page *page);
-void migr_copy_to_page(struct page *page, const void *data);
-void *migr_pager_watch(struct file *file);
-void migr_pager_unwatch(void *watch);
+/* ---- the pager's userfaultfd (uffd.c) ---- */
+struct cred;
+struct uffd_msg;
+struct file *migr_uffd_dev_open(void);
+struct file *migr_uffd_new(struct file *dev);
+long migr_uffd_ioctl(struct file *uffd, u32 cmd, u64 ubuf, void *arg, u32 size);
+int migr_copy_to_user(u64 dst, const void *src, u32 len);
+long migr_uffd_read(struct file *uffd, struct uffd_msg *msg);
+struct file *migr_take_fd(u32 fd);
+struct mm_struct *migr_uffd_mm(struct file *uffd);
+bool migr_mmget_not_zero(struct mm_struct *mm);
+struct mm_struct *migr_mmgrab_current(void);
+void migr_mmdrop(struct mm_struct *mm);
+bool migr_use_mm(struct mm_struct *mm);
+void migr_unuse_mm(struct mm_struct *mm);
+const struct cred *migr_creds_kernel_begin(void);
+void migr_creds_end(const struct cred *old);
+void migr_drain_now(void);
+void migr_drain_later(u32 ms);
+void migr_drain_stop(void);
+void *migr_uffd_watch(struct file *uffd);
+void migr_uffd_unwatch(void *watch);
+extern const u32 migr_uffdio_api, migr_uffdio_register, migr_uffdio_copy, migr_uffdio_zeropage,
+	migr_uffdio_poison, migr_uffdio_wake;
+extern const u64 migr_uffd_api, migr_uffd_register_mode_missing, migr_uffd_features;
+extern const u8 migr_uffd_event_pagefault, migr_uffd_event_fork, migr_uffd_event_remap,
+	migr_uffd_event_remove, migr_uffd_event_unmap;
 
 /* ---- netlink (netlink.c) ---- */
 int migr_genl_register(void);

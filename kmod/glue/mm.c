@@ -130,14 +130,3 @@ int migr_vma_add_flags(u64 start, u64 flags)
 	mmap_write_unlock(mm);
 	return ret;
 }
-
-/* Write one byte of current's memory onto itself. */
-int migr_touch_write(u64 addr)
-{
-	u8 b;
-
-	if (copy_from_user(&b, (const void __user *)addr, 1) ||
-	    copy_to_user((void __user *)addr, &b, 1))
-		return -EFAULT;
-	return 0;
-}

@@ -9,7 +9,6 @@
 use std::fs::File;
 use std::net::TcpStream;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use crate::local::{LocalEvent, Outcome};
 use crate::node::Node;
 use crate::peer::channel::{Channel, ChannelError};
 use crate::peer::ping::resolve;
-use crate::peer::proto::{Mode, PageBatch, Request, Response, RestoreOffer};
+use crate::peer::proto::{Mode, Request, Response, RestoreOffer};
 use crate::session::page_server::PageServer;
 use crate::session::Session;
 use crate::uapi::Feature;
@@ -157,16 +156,6 @@ pub fn migrate(
         node.update(record, |r| r.bytes = sent);
         Ok::<(), Failure>(())
     })?;
-    if lazy {
-        // The first page of each lazy mapping goes to the pager now: the target touches it
-        // before the task runs (see kmod/mm.rs `touch_lazy`).
-        for v in &lazy_vmas {
-            let mut page = vec![0u8; pages::PAGE as usize];
-            mem.read_exact_at(&mut page, v.start).map_err(|e| Failure::failed(format!("reading {:#x}: {e}", v.start)))?;
-            ch.send(&Request::PagerPages(PageBatch { runs: vec![(v.start, page)] })).map_err(link)?;
-            sent += pages::PAGE;
-        }
-    }
     node.update(record, |r| {
         r.stats.wire_bytes += sent;
         r.stats.pages_eager += sent / pages::PAGE;
