@@ -164,6 +164,9 @@ fn refusal(t: &kernel::task::Task) -> Result<Option<(Refusal, u64)>> {
     let Some(mm) = MmRef::of_task(t) else {
         return Ok(Some((Refusal::KernelThread, 0)));
     };
+    if crate::pager::serves(&mm) {
+        return Ok(Some((Refusal::LazyPagesPending, 0)));
+    }
     crate::mm::refusal(&mm)
 }
 

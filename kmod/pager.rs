@@ -38,7 +38,7 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::bind::atomic::{state_enum, AtomicEnum};
 use crate::bind::global::{Global, GlobalOwner};
-use crate::bind::mm::vm;
+use crate::bind::mm::{vm, MmRef};
 use crate::bind::netlink::{Message, Request};
 use crate::bind::task::{clock, sleep_killable_ns, ModuleRef};
 use crate::bind::uffd::{self, HelperMm, Staging, Uffd, UffdDev, UffdEvent};
@@ -517,6 +517,12 @@ pub(crate) fn drain_all() {
     }
 }
 
+/// Is `mm` an address space some pager still serves (its missing pages are the source's)?
+pub(crate) fn serves(mm: &MmRef) -> bool {
+    let Ok(all) = PAGERS.get().and_then(|r| r.all()) else { return false };
+    all.iter().any(|p| p.inner.lock().spaces.iter().any(|s| !s.dead && s.uffd.serves(mm)))
+}
+
 /// A netlink socket of the initial netns closed: if it was the listener, forget it.
 /// Atomic context (netlink notifier chain).
 pub(crate) fn port_released(portid: u32) {
@@ -545,6 +551,9 @@ pub(crate) fn page_data(req: &Request<'_>) -> Result {
         return Err(req.bad(data_attr));
     }
     let counter = p.delivered.get(kind).ok_or(code::EINVAL)?;
+    if data.is_empty() {
+        return Ok(()); // a probe: the pager is there
+    }
     if fault::armed(FaultPoint::PagerAlloc) {
         ratelimited(|| pr_warn!("fault point pager-alloc: page delivery fails (pid {})\n", p.pid));
         return Err(code::ENOMEM);

@@ -4,7 +4,7 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 pub const MAX_PAGE_RUN: u32 = 15;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
@@ -38,6 +38,7 @@ pub const REFUSAL_ALREADY_FROZEN: u32 = 10;
 pub const REFUSAL_FREEZE_TIMEOUT: u32 = 11;
 pub const REFUSAL_SELF: u32 = 12;
 pub const REFUSAL_PROOF_MISMATCH: u32 = 13;
+pub const REFUSAL_LAZY_PAGES_PENDING: u32 = 14;
 
 /// What a frozen task was doing in the kernel when it stopped.
 pub const RESTART_NONE: u32 = 0;
@@ -110,6 +111,7 @@ pub enum Refusal {
     FreezeTimeout = 11,
     Self_ = 12,
     ProofMismatch = 13,
+    LazyPagesPending = 14,
 }
 
 impl Refusal {
@@ -130,6 +132,7 @@ impl Refusal {
             11 => Some(Self::FreezeTimeout),
             12 => Some(Self::Self_),
             13 => Some(Self::ProofMismatch),
+            14 => Some(Self::LazyPagesPending),
             _ => None,
         }
     }

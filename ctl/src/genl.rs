@@ -177,6 +177,17 @@ impl ModuleClient {
         .map(|_| ())
     }
 
+    /// Does the pager of `pid` still exist? (A lazily restored task's pager outlives the
+    /// task while children it forked still miss pages of the source.) A page-data of no
+    /// pages: ESRCH once the pager has ended.
+    pub fn pager_alive(&mut self, pid: u32) -> Result<bool> {
+        match self.page_data(pid, 0, &[], uapi::PAGE_KIND_PUSH) {
+            Ok(()) => Ok(true),
+            Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Deliver a batch of runs, split into pieces the netlink attribute can carry.
     pub fn page_batch(&mut self, pid: u32, batch: &crate::peer::proto::PageBatch, kind: u32) -> Result<()> {
         let max = uapi::MAX_PAGE_RUN as usize * 4096;

@@ -72,6 +72,10 @@ pub enum Refusal {
     /// namespace, another process, or it exec'd since): the module checks the file itself.
     #[error("the caller's /proc/PID/mem is not this process's memory (the caller may not ptrace it)")]
     ProofMismatch,
+    /// It came here lazily and not every page has arrived yet: the missing ones could not
+    /// travel on (they are in neither its page tables nor /proc/PID/mem).
+    #[error("its memory is still arriving from the node it came from (lazy migration); it can move once every page is here")]
+    LazyPagesPending,
     /// A refusal this migctl does not know (a newer module).
     #[error("refusal {0}")]
     Unknown(u32),
@@ -95,6 +99,7 @@ impl Refusal {
             g::REFUSAL_FREEZE_TIMEOUT => Refusal::FreezeTimeout,
             g::REFUSAL_SELF => Refusal::OwnController,
             g::REFUSAL_PROOF_MISMATCH => Refusal::ProofMismatch,
+            g::REFUSAL_LAZY_PAGES_PENDING => Refusal::LazyPagesPending,
             other => Refusal::Unknown(other),
         })
     }
@@ -106,7 +111,7 @@ mod tests {
 
     #[test]
     fn every_spec_refusal_is_typed_and_named() {
-        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_PROOF_MISMATCH {
+        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_LAZY_PAGES_PENDING {
             let r = Refusal::from_raw(code, 0x7000).unwrap();
             assert!(!matches!(r, Refusal::Unknown(_)), "refusal {code} untyped");
             assert!(!r.to_string().is_empty() && !r.to_string().contains('\n'));

@@ -172,6 +172,12 @@ impl Uffd {
         }))
     }
 
+    /// Does this context serve `mm`?
+    pub(crate) fn serves(&self, mm: &MmRef) -> bool {
+        // SAFETY: the file is a live userfaultfd file; only the pointer is compared.
+        unsafe { ffi::migr_uffd_mm(self.file.raw()) as usize == mm.addr() }
+    }
+
     /// The served address space, if it still has users.
     pub(crate) fn mm(&self) -> Option<MmRef> {
         // SAFETY: the file is a live userfaultfd file (type invariant), whose context keeps

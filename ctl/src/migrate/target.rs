@@ -79,6 +79,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     // channel) live as long as the task, not as long as this connection.
     let services = session.detach_services();
     let node2 = node.clone();
+    let lazy = matches!(mode, Mode::Lazy { .. });
     std::thread::spawn(move || {
         let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
         let how = match st {
@@ -87,10 +88,22 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
             other => State::Ended(format!("{other:?}")),
         };
         log::info!("pid {child}: {how}");
+        node2.set_state(record, how);
+        // Children it forked may still miss pages of the source: the services stay while
+        // its pager does (it ends when every address space it serves is gone).
+        if lazy {
+            let mut told = false;
+            while ModuleClient::connect().and_then(|mut m| m.pager_alive(child)).unwrap_or(false) {
+                if !told {
+                    log::info!("pid {child}: its children still page from the source; the fault channel stays");
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
         for s in services {
             s.stop();
         }
-        node2.set_state(record, how);
     });
     if let Mode::Lazy { push: true, .. } = mode {
         if let Err(e) = fault_channel::receive_push(&mut session, Instant::now()) {

@@ -9,7 +9,7 @@
 #define MIGR_FAMILY_NAME	"migr"
 #define MIGR_FAMILY_VERSION	1
 
-#define MIGR_PROTOCOL_VERSION	6
+#define MIGR_PROTOCOL_VERSION	7
 #define MIGR_MAX_PAGE_RUN	15
 #define MIGR_MAX_VMAS		1024
 #define MIGR_IOC_RESTORE	19713
@@ -53,6 +53,11 @@ enum migr_feature {
  * @MIGR_REFUSAL_PROOF_MISMATCH: proof-fd is not the /proc/PID/mem of this task
  *   as it is now (another task's, another file, or the task has exec'd since
  *   the file was opened).
+ * @MIGR_REFUSAL_LAZY_PAGES_PENDING: The task's memory is still being paged in
+ *   from the node it came from (a lazy migration whose pages have not all
+ *   arrived); its missing pages are neither in its page tables nor readable
+ *   through /proc/PID/mem, so they could not travel. It can move once its
+ *   pager has ended (every page arrived).
  */
 enum migr_refusal {
 	MIGR_REFUSAL_NONE,
@@ -69,6 +74,7 @@ enum migr_refusal {
 	MIGR_REFUSAL_FREEZE_TIMEOUT,
 	MIGR_REFUSAL_SELF,
 	MIGR_REFUSAL_PROOF_MISMATCH,
+	MIGR_REFUSAL_LAZY_PAGES_PENDING,
 };
 
 /**
