@@ -155,7 +155,10 @@ def move(lab, t):
                 go(dst, pid)
             if t.get('on_target'):
                 dst.ok(t.get('on_target').format(pid=pid))
-        expect(gone(a, pid, t), f'hop {i + 1}: pid {pid} still runs on {a.name} after the migration')
+        # Lazy without push, the original stays parked until its pages have all left: when
+        # the task comes back to that node later, its restore there (same pid) shows it went.
+        if not (t.mode == 'lazy' and '--no-push' in t.get('migrate_args', '') and a in hops[i + 1:]):
+            expect(gone(a, pid, t), f'hop {i + 1}: pid {pid} still runs on {a.name} after the migration')
     for node in set(hops[:-1]):
         expect(not re.search(r'FAIL', text(node)), f'{node.name}: {text(node)[-300:]!r}')
     out = wait_for(dst, t.get('finished') + '|^FAIL', timeout=t.get('timeout', 240))

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,10 +250,16 @@ int main(int argc, char **argv)
 	}
 	put("@@READY\n", 8);
 	for (;;) {
-		ssize_t n = read(tty, buf, sizeof(buf));
+		struct pollfd pfd = { .fd = tty, .events = POLLIN };
+		ssize_t n;
 
+		/* Orphans are reaped as they end, also while no request comes (a real init does
+		 * so too: a zombie keeps its pid, which a migration back to this node needs). */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
-			; /* orphans that ended while we waited for a line */
+			;
+		if (poll(&pfd, 1, 100) == 0)
+			continue;
+		n = read(tty, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

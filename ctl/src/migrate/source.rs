@@ -59,6 +59,56 @@ pub fn module_for(mode: Mode) -> Result<ModuleClient, Refused> {
     Ok(module)
 }
 
+/// A task that came here lazily and still misses pages of its source cannot travel on as it
+/// is (those pages are in neither its page tables nor /proc/PID/mem: the module refuses,
+/// `lazy-pages-pending`). Bring them here first: read all its anonymous memory through
+/// process_vm_readv, whose faults wait for the pager (the kernel's reads for /proc/PID/mem
+/// do not), then end its pager as complete (every page is here now; a page the task
+/// discards meanwhile reads zero, as it would anyway). The task keeps running meanwhile. A
+/// mapping it cannot read (PROT_NONE) is refused: its missing pages could not be fetched.
+fn finish_paging_in(m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
+    if !m.pager_alive(pid).unwrap_or(false) {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| Failure::refused(format!("maps: {e}")))?;
+    let mut bytes = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    for line in maps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let (Some(range), Some(perms)) = (f.first(), f.get(1)) else { continue };
+        // Anonymous memory and the heap; the stack travels eagerly, files are not paged.
+        if !matches!(f.get(5), None | Some(&"[heap]")) {
+            continue;
+        }
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+        if !perms.starts_with('r') {
+            return Err(crate::uapi::Refusal::LazyPagesPending.into());
+        }
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(buf.len());
+            let remote = [nix::sys::uio::RemoteIoVec { base: at, len: n }];
+            let mut local = [std::io::IoSliceMut::new(&mut buf[..n])];
+            match nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(pid as i32), &mut local, &remote) {
+                Ok(got) if got > 0 => {
+                    at += got;
+                    bytes += got;
+                }
+                Ok(_) | Err(_) => return Err(crate::uapi::Refusal::LazyPagesPending.into()),
+            }
+        }
+    }
+    m.pager_end(pid, uapi::PAGER_END_COMPLETE).map_err(Failure::failed)?;
+    log::info!(
+        "pid {pid}: brought the rest of its memory here from where it came from ({} MiB read in {} ms) before moving it on",
+        bytes >> 20,
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}
+
 pub fn migrate(
     node: &Arc<Node>,
     req: Migration,
@@ -83,8 +133,10 @@ pub fn migrate(
         make_process_vanish(pid);
     }
 
-    // 2. Freeze.
-    let module = module_for(mode).map_err(Failure::Refused)?;
+    // 2. Freeze; first, a task still paging in from the node it came from gets the rest of
+    // its memory here.
+    let mut module = module_for(mode).map_err(Failure::Refused)?;
+    finish_paging_in(&mut module, pid)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
     let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;

@@ -75,11 +75,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
         session.start(FaultChannel::start(node, child, source, token, record));
     }
-    // The restored task is our child: record how it ends. The session's services (the fault
-    // channel) live as long as the task, not as long as this connection.
-    let services = session.detach_services();
+    // The restored task is our child: record how it ends.
     let node2 = node.clone();
-    let lazy = matches!(mode, Mode::Lazy { .. });
     std::thread::spawn(move || {
         let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
         let how = match st {
@@ -89,22 +86,23 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         };
         log::info!("pid {child}: {how}");
         node2.set_state(record, how);
-        // Children it forked may still miss pages of the source: the services stay while
-        // its pager does (it ends when every address space it serves is gone).
-        if lazy {
-            let mut told = false;
-            while ModuleClient::connect().and_then(|mut m| m.pager_alive(child)).unwrap_or(false) {
-                if !told {
-                    log::info!("pid {child}: its children still page from the source; the fault channel stays");
-                    told = true;
-                }
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        }
-        for s in services {
-            s.stop();
-        }
     });
+    // The session's services (the fault channel) live as long as the task's pager, not as
+    // long as this connection or the task: children it forked may still miss pages of the
+    // source after it exited, and the pager ends early when the task moves on (it reads the
+    // rest of its memory first). The source lets its original go when they stop.
+    let services = session.detach_services();
+    if !services.is_empty() {
+        std::thread::spawn(move || {
+            while ModuleClient::connect().and_then(|mut m| m.pager_alive(child)).unwrap_or(false) {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            log::info!("pid {child}: its pager has ended; the fault channel closes");
+            for s in services {
+                s.stop();
+            }
+        });
+    }
     if let Mode::Lazy { push: true, .. } = mode {
         if let Err(e) = fault_channel::receive_push(&mut session, Instant::now()) {
             log::warn!("pid {child}: {e}");
@@ -148,12 +146,36 @@ impl Drop for Stub {
     }
 }
 
+/// Is `pid` free here? If it is our own original of a lazy migration, parked to serve its
+/// pages (or just released), and coming back (it moves on from the node it went to only once every page is
+/// there, so that node closes its fault channel and we let the original go), wait for it
+/// to end, at most ORIGINAL_ENDS.
+fn pid_free_soon(node: &Node, pid: u32) -> bool {
+    const ORIGINAL_ENDS: Duration = Duration::from_secs(10);
+    let exists = || nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok();
+    // Our original: a migration out of this pid, serving pages or just ended (killed, not
+    // yet reaped by its parent).
+    let ours_parked = || {
+        node.table.all().iter().any(|r| {
+            r.pid == pid && r.direction == Direction::Out && matches!(r.state, State::ServingPages { .. } | State::Released { .. } | State::Migrated { .. })
+        })
+    };
+    let deadline = Instant::now() + ORIGINAL_ENDS;
+    while exists() {
+        if !ours_parked() || Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
 fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
     let (pid, record) = (offer.pid, session.record);
     let node = session.node.clone();
     let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
     node.update(record, |r| r.comm = image.comm.clone());
-    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok() {
+    if !pid_free_soon(&node, pid) {
         return Err(refuse(format!("pid {pid} is in use on this node")));
     }
     for f in &offer.files {
