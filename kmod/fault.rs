@@ -8,10 +8,10 @@
 //!   unmapped, as if mapping the image had failed there (EIO). The stub is killed, the
 //!   session fails with EIO (MIGR_IOC_GO and the daemon see it), the source is thawed by
 //!   its daemon. Log: `migr: fault point restore-after-unmap: restore of pid N fails`.
-//! - `pager-alloc`: the pager cannot allocate a page for delivered data (`page-data` fails
-//!   with ENOMEM) nor a zero page for a fault (the fault ends in SIGBUS, not in an OOM
-//!   that the fault path would retry forever). Log (rate-limited to one per second):
-//!   `migr: fault point pager-alloc: page allocation fails (pid N)`.
+//! - `pager-attach`: a lazy restore cannot attach its pager to the task's address space (as
+//!   if creating the userfaultfd context failed: ENOMEM). The stub is killed, the session
+//!   fails, the source is thawed by its daemon. Log:
+//!   `migr: fault point pager-attach: the pager of pid N cannot attach`.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::error::code;
@@ -24,14 +24,14 @@ state_enum! {
     pub(crate) enum FaultPoint {
         None = 0,
         RestoreAfterUnmap = 1,
-        PagerAlloc = 2,
+        PagerAttach = 2,
     }
 }
 
 const NAMES: [(FaultPoint, &str); 3] = [
     (FaultPoint::None, "none"),
     (FaultPoint::RestoreAfterUnmap, "restore-after-unmap"),
-    (FaultPoint::PagerAlloc, "pager-alloc"),
+    (FaultPoint::PagerAttach, "pager-attach"),
 ];
 
 /// The chosen point (a `FaultPoint` value; a plain atomic so that it can be a `static`).

@@ -158,6 +158,10 @@ impl Pager {
     /// In the restored task (its restore ioctl, after the layout is built): a userfaultfd
     /// context for its mm with `ranges` registered, their pages the source's.
     pub(crate) fn attach(&self, ranges: &[(u64, u64)]) -> Result {
+        if fault::armed(FaultPoint::PagerAttach) {
+            pr_warn!("fault point pager-attach: the pager of pid {} cannot attach\n", self.pid);
+            return Err(code::ENOMEM);
+        }
         let mut g = self.inner.lock();
         let dev = g.dev.take().ok_or(code::EBUSY)?;
         let uffd = Uffd::create(&dev, ranges)?;
@@ -553,10 +557,6 @@ pub(crate) fn page_data(req: &Request<'_>) -> Result {
     let counter = p.delivered.get(kind).ok_or(code::EINVAL)?;
     if data.is_empty() {
         return Ok(()); // a probe: the pager is there
-    }
-    if fault::armed(FaultPoint::PagerAlloc) {
-        ratelimited(|| pr_warn!("fault point pager-alloc: page delivery fails (pid {})\n", p.pid));
-        return Err(code::ENOMEM);
     }
     // The drain work borrows the mm of the daemon that talks to this pager now.
     if let Some(h) = HelperMm::of_current() {

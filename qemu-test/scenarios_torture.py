@@ -33,10 +33,13 @@ def torture(lab, t):
         expect('done' in want and not any(l.startswith('FAIL') for l in want), f'seed {seed} unmigrated: {want}')
         pid = start(n1, cmd)
         wait_for(n1, r'^ready$', timeout=120)
-        migrate(n1, pid, n2, t, timeout=120)
-        go(n2, pid)
-        wait_for(n2, r'^done$|^FAIL', timeout=300)
-        got = views(text(n2))
+        hops = [lab.node(n) for n in t.get('hops', [1, 2])]
+        for a, b in zip(hops, hops[1:]):
+            migrate(a, pid, b, t, extra=t.get('migrate_args', ''), timeout=120)
+        last = hops[-1]
+        go(last, pid)
+        wait_for(last, r'^done$|^FAIL', timeout=300)
+        got = views(text(last))
         if got != want:
             differ.append(f'seed {seed}: migrated {sorted(set(got) - set(want))} '
                           f'unmigrated {sorted(set(want) - set(got))}')

@@ -311,4 +311,4 @@ static const struct kernel_param_ops migr_fault_ops = {
 };
 
 module_param_cb(fault, &migr_fault_ops, NULL, 0644);
-MODULE_PARM_DESC(fault, "Fault point for tests: none (default), restore-after-unmap, pager-alloc");
+MODULE_PARM_DESC(fault, "Fault point for tests: none (default), restore-after-unmap, pager-attach");
