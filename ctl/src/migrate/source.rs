@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::table::State;
 use super::{files, pages, procinfo};
-use crate::error::{Failure, Refused};
+use crate::error::{CtlError, Failure, ModuleError, Refused};
 use crate::fault::FaultPoint;
 use crate::genl::ModuleClient;
 use crate::image::{Frozen, Image, Vma};
@@ -100,7 +100,11 @@ fn finish_paging_in(m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
             }
         }
     }
-    m.pager_end(pid, uapi::PAGER_END_COMPLETE).map_err(Failure::failed)?;
+    // ESRCH: it ended meanwhile by itself (the push finished).
+    match m.pager_end(pid, uapi::PAGER_END_COMPLETE) {
+        Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => {}
+        Err(e) => return Err(Failure::failed(e)),
+    }
     log::info!(
         "pid {pid}: brought the rest of its memory here from where it came from ({} MiB read in {} ms) before moving it on",
         bytes >> 20,
