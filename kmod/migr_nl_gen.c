@@ -80,6 +80,7 @@ static const struct nla_policy migr_pager_listen_nl_policy[MIGR_A_PAGER_PID + 1]
 /* MIGR_CMD_PAGE_DATA - do */
 static const struct nla_policy migr_page_data_nl_policy[MIGR_A_PAGER_KIND + 1] = {
 	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
+	[MIGR_A_PAGER_ID] = { .type = NLA_U32, },
 	[MIGR_A_PAGER_ADDR] = { .type = NLA_U64, },
 	[MIGR_A_PAGER_DATA] = { .type = NLA_BINARY, },
 	[MIGR_A_PAGER_KIND] = NLA_POLICY_MAX(NLA_U32, 3),
@@ -88,6 +89,7 @@ static const struct nla_policy migr_page_data_nl_policy[MIGR_A_PAGER_KIND + 1] =
 /* MIGR_CMD_PAGER_END - do */
 static const struct nla_policy migr_pager_end_nl_policy[MIGR_A_PAGER_END + 1] = {
 	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
+	[MIGR_A_PAGER_ID] = { .type = NLA_U32, },
 	[MIGR_A_PAGER_END] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 

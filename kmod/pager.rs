@@ -96,6 +96,8 @@ struct Inner {
 #[pin_data]
 pub(crate) struct Pager {
     pid: u32,
+    /// Unique for the module's lifetime (pids repeat): requests name the pager by both.
+    id: u32,
     #[pin]
     helper: Mutex<Option<HelperMm>>,
     #[pin]
@@ -114,6 +116,8 @@ pub(crate) struct Pager {
 /// Pagers, from module init to exit.
 pub(crate) type Pagers = Registry<Pager>;
 static PAGERS: Global<Pagers> = Global::new();
+/// The id of the next pager.
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// Netlink port of the daemon that gets page-request events (0: none).
 static LISTENER: AtomicU32 = AtomicU32::new(0);
 
@@ -139,6 +143,7 @@ impl Pager {
         let p = Arc::pin_init(
             pin_init!(Pager {
                 pid,
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 helper <- kernel::new_mutex!(HelperMm::of_current()),
                 inner <- kernel::new_mutex!(Inner { dev: Some(dev), ..Inner::default() }),
                 state: AtomicEnum::new(PagerState::Active),
@@ -171,6 +176,11 @@ impl Pager {
         Ok(())
     }
 
+    /// Its id, for the restore reply.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// The restore did not get to run the task: forget the pager.
     pub(crate) fn abandon(&self) {
         self.finish(PagerState::Failed, "abandoned: the restore did not complete");
@@ -183,6 +193,7 @@ impl Pager {
         } else {
             Message::event(uapi::CMD_PAGE_REQUEST, 0).and_then(|mut m| {
                 m.put_u32(uapi::A_PAGER_PID, self.pid)?;
+                m.put_u32(uapi::A_PAGER_ID, self.id)?;
                 m.put_u64(uapi::A_PAGER_ADDR, src, uapi::A_PAGER_PAD)?;
                 m.put_u32(uapi::A_PAGER_FAULTS, self.faults.load(Ordering::Relaxed))?;
                 m.send_to(port)
@@ -535,9 +546,11 @@ pub(crate) fn port_released(portid: u32) {
     }
 }
 
+/// The pager a request names (pid and id): ESRCH if it has ended (or never was).
 fn find(req: &Request<'_>) -> Result<Arc<Pager>> {
     let pid = req.need_u32(uapi::A_PAGER_PID)?;
-    PAGERS.get()?.find(|p| p.pid == pid).ok_or(code::ESRCH)
+    let id = req.need_u32(uapi::A_PAGER_ID)?;
+    PAGERS.get()?.find(|p| p.pid == pid && p.id == id).ok_or(code::ESRCH)
 }
 
 /// The `page-data` doit: pages of the source, placed where they are missing.

@@ -128,11 +128,15 @@ pub(crate) fn restore(req: &Request<'_>) -> Result {
         )?;
         // If the reply fails after this, the descriptors stay with the caller, which closes
         // them when it exits: the files go and the session with them.
+        let pager_id = s.pager.as_ref().map(|p| p.id());
         let fd = install_restore_fd(s.clone(), true)?;
         let stub_fd = install_restore_fd(s, false)?;
         let mut r = req.reply(0)?;
         r.put_u32(uapi::A_TASK_FD, fd)?;
         r.put_u32(uapi::A_TASK_STUB_FD, stub_fd)?;
+        if let Some(id) = pager_id {
+            r.put_u32(uapi::A_TASK_PAGER_ID, id)?;
+        }
         pr_info!("restore session for pid {} prepared (fd {})\n", pid, fd);
         r.send()
     })();

@@ -126,6 +126,7 @@ def malformed_requests_named(lab):
         'freeze-unknown-attr': (22, dict(bad_attr=unknown)),
         'freeze-proof-not-open': (22, dict(bad_attr=uapi_enum_value('MIGR_A_TASK_PROOF_FD'))),
         'page-data-no-pager': (3, {}),
+        'page-data-without-id': (22, dict(miss_type=uapi_enum_value('MIGR_A_PAGER_ID'))),
         'unknown-command': (95, {}),
         'thaw-without-session': (22, dict(miss_type=session)),
     }

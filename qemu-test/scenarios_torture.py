@@ -6,6 +6,7 @@ mode (`make torture MODE=lazy`)."""
 import os
 
 from scenarios import expect
+from scenarios_lazy import wait_released
 from scenarios_migrate import baseline, go, migrate, start, text, wait_for
 
 
@@ -34,7 +35,9 @@ def torture(lab, t):
         pid = start(n1, cmd)
         wait_for(n1, r'^ready$', timeout=120)
         hops = [lab.node(n) for n in t.get('hops', [1, 2])]
-        for a, b in zip(hops, hops[1:]):
+        for i, (a, b) in enumerate(zip(hops, hops[1:])):
+            if i > 0 and t.mode == 'lazy' and '--no-push' not in t.get('migrate_args', ''):
+                wait_released(hops[i - 1], pid)  # on from b once every page is there
             migrate(a, pid, b, t, extra=t.get('migrate_args', ''), timeout=120)
         last = hops[-1]
         go(last, pid)

@@ -18,6 +18,15 @@ use crate::error::{CtlError, ModuleError, Result};
 use crate::info::ModuleInfo;
 use crate::uapi_gen as uapi;
 
+/// The pager of a lazily restored task: its pid and the id the restore gave it. Pids repeat
+/// from one migration to the next, ids do not: the module refuses (ESRCH) a request for a
+/// pager that has ended, even if another task of that pid has one now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PagerRef {
+    pub pid: u32,
+    pub id: u32,
+}
+
 pub struct ModuleClient {
     sock: NlSocketHandle,
     family: u16,
@@ -147,8 +156,9 @@ impl ModuleClient {
             .map(|_| ())
     }
 
-    /// Hand an image to the module: (control fd, stub fd), both installed in this process.
-    pub fn restore(&mut self, image: &[(u16, Vec<u8>)]) -> Result<(i32, i32)> {
+    /// Hand an image to the module: (control fd, stub fd), both installed in this process,
+    /// and in lazy mode the id of the task's pager.
+    pub fn restore(&mut self, image: &[(u16, Vec<u8>)]) -> Result<(i32, i32, Option<u32>)> {
         let attrs: Vec<(u16, bool, Vec<u8>)> =
             image.iter().map(|(t, p)| (*t, *t == uapi::A_TASK_VMA, p.clone())).collect();
         let reply = self.request_with(uapi::CMD_RESTORE, &attrs)?;
@@ -160,15 +170,17 @@ impl ModuleClient {
                 .map_err(CtlError::from)
                 .and_then(|(_, p)| read_u32(p))
         };
-        Ok((get(uapi::A_TASK_FD)? as i32, get(uapi::A_TASK_STUB_FD)? as i32))
+        let pager_id = get(uapi::A_TASK_PAGER_ID).ok();
+        Ok((get(uapi::A_TASK_FD)? as i32, get(uapi::A_TASK_STUB_FD)? as i32, pager_id))
     }
 
-    /// Deliver pages (a run of at most MAX_PAGE_RUN) to the pager of `pid`.
-    pub fn page_data(&mut self, pid: u32, addr: u64, data: &[u8], kind: u32) -> Result<()> {
+    /// Deliver pages (a run of at most MAX_PAGE_RUN) to `pager`.
+    pub fn page_data(&mut self, pager: PagerRef, addr: u64, data: &[u8], kind: u32) -> Result<()> {
         self.request_with(
             uapi::CMD_PAGE_DATA,
             &[
-                (uapi::A_PAGER_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_PID, false, pager.pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_ID, false, pager.id.to_ne_bytes().to_vec()),
                 (uapi::A_PAGER_ADDR, false, addr.to_ne_bytes().to_vec()),
                 (uapi::A_PAGER_DATA, false, data.to_vec()),
                 (uapi::A_PAGER_KIND, false, kind.to_ne_bytes().to_vec()),
@@ -177,11 +189,11 @@ impl ModuleClient {
         .map(|_| ())
     }
 
-    /// Does the pager of `pid` still exist? (A lazily restored task's pager outlives the
-    /// task while children it forked still miss pages of the source.) A page-data of no
-    /// pages: ESRCH once the pager has ended.
-    pub fn pager_alive(&mut self, pid: u32) -> Result<bool> {
-        match self.page_data(pid, 0, &[], uapi::PAGE_KIND_PUSH) {
+    /// Does `pager` still exist? (A lazily restored task's pager outlives the task while
+    /// children it forked still miss pages of the source.) A page-data of no pages: ESRCH
+    /// once the pager has ended.
+    pub fn pager_alive(&mut self, pager: PagerRef) -> Result<bool> {
+        match self.page_data(pager, 0, &[], uapi::PAGE_KIND_PUSH) {
             Ok(()) => Ok(true),
             Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => Ok(false),
             Err(e) => Err(e),
@@ -189,21 +201,22 @@ impl ModuleClient {
     }
 
     /// Deliver a batch of runs, split into pieces the netlink attribute can carry.
-    pub fn page_batch(&mut self, pid: u32, batch: &crate::peer::proto::PageBatch, kind: u32) -> Result<()> {
+    pub fn page_batch(&mut self, pager: PagerRef, batch: &crate::peer::proto::PageBatch, kind: u32) -> Result<()> {
         let max = uapi::MAX_PAGE_RUN as usize * 4096;
         for (addr, data) in &batch.runs {
             for (i, piece) in data.chunks(max).enumerate() {
-                self.page_data(pid, addr + (i * max) as u64, piece, kind)?;
+                self.page_data(pager, addr + (i * max) as u64, piece, kind)?;
             }
         }
         Ok(())
     }
 
-    pub fn pager_end(&mut self, pid: u32, end: u32) -> Result<()> {
+    pub fn pager_end(&mut self, pager: PagerRef, end: u32) -> Result<()> {
         self.request_with(
             uapi::CMD_PAGER_END,
             &[
-                (uapi::A_PAGER_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_PID, false, pager.pid.to_ne_bytes().to_vec()),
+                (uapi::A_PAGER_ID, false, pager.id.to_ne_bytes().to_vec()),
                 (uapi::A_PAGER_END, false, end.to_ne_bytes().to_vec()),
             ],
         )
@@ -216,8 +229,8 @@ impl ModuleClient {
             .map(|_| ())
     }
 
-    /// Wait for the next page-request event: (pid, addr).
-    pub fn next_page_request(&mut self) -> Result<(u32, u64)> {
+    /// Wait for the next page-request event: (pager, addr).
+    pub fn next_page_request(&mut self) -> Result<(PagerRef, u64)> {
         loop {
             let m: Option<Nlmsghdr<u16, Genlmsghdr<u8, u16>>> = self.sock.recv().map_err(nl_error)?;
             let Some(m) = m else { continue };
@@ -226,16 +239,18 @@ impl ModuleClient {
                     continue;
                 }
                 let mut pid = None;
+                let mut id = None;
                 let mut addr = None;
                 for a in g.get_attr_handle().get_attrs() {
                     match a.nla_type.nla_type {
                         uapi::A_PAGER_PID => pid = read_u32(a.nla_payload.as_ref()).ok(),
+                        uapi::A_PAGER_ID => id = read_u32(a.nla_payload.as_ref()).ok(),
                         uapi::A_PAGER_ADDR => addr = read_u64(a.nla_payload.as_ref()).ok(),
                         _ => {}
                     }
                 }
-                if let (Some(p), Some(a)) = (pid, addr) {
-                    return Ok((p, a));
+                if let (Some(pid), Some(id), Some(a)) = (pid, id, addr) {
+                    return Ok((PagerRef { pid, id }, a));
                 }
             }
         }

@@ -115,6 +115,7 @@ pub const A_TASK_FD: u16 = 27;
 pub const A_TASK_STUB_FD: u16 = 28;
 pub const A_TASK_MODE: u16 = 29;
 pub const A_TASK_PROOF_FD: u16 = 30;
+pub const A_TASK_PAGER_ID: u16 = 31;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;
@@ -127,9 +128,10 @@ pub const A_VMA_PAD: u16 = 7;
 
 /// Attributes of the `pager` set.
 pub const A_PAGER_PID: u16 = 1;
-pub const A_PAGER_ADDR: u16 = 2;
-pub const A_PAGER_DATA: u16 = 3;
-pub const A_PAGER_KIND: u16 = 4;
-pub const A_PAGER_END: u16 = 5;
-pub const A_PAGER_FAULTS: u16 = 6;
-pub const A_PAGER_PAD: u16 = 7;
+pub const A_PAGER_ID: u16 = 2;
+pub const A_PAGER_ADDR: u16 = 3;
+pub const A_PAGER_DATA: u16 = 4;
+pub const A_PAGER_KIND: u16 = 5;
+pub const A_PAGER_END: u16 = 6;
+pub const A_PAGER_FAULTS: u16 = 7;
+pub const A_PAGER_PAD: u16 = 8;

@@ -222,8 +222,15 @@ int main(void)
 	req_init(&r, family, MIGR_CMD_PAGE_DATA);
 	u32 = 0x7ffffff0u;
 	req_put(&r, MIGR_A_PAGER_PID, &u32, sizeof(u32));
+	req_put(&r, MIGR_A_PAGER_ID, &u32, sizeof(u32));
 	req_put(&r, MIGR_A_PAGER_ADDR, &u64, sizeof(u64));
 	report("page-data-no-pager", &r);
+
+	/* Page data naming a pid but no pager id: the id is missing. */
+	req_init(&r, family, MIGR_CMD_PAGE_DATA);
+	req_put(&r, MIGR_A_PAGER_PID, &u32, sizeof(u32));
+	req_put(&r, MIGR_A_PAGER_ADDR, &u64, sizeof(u64));
+	report("page-data-without-id", &r);
 
 	/* A command number the family does not have. */
 	req_init(&r, family, MIGR_CMD_MAX + 5);

@@ -66,8 +66,10 @@ pub fn module_for(mode: Mode) -> Result<ModuleClient, Refused> {
 /// do not), then end its pager as complete (every page is here now; a page the task
 /// discards meanwhile reads zero, as it would anyway). The task keeps running meanwhile. A
 /// mapping it cannot read (PROT_NONE) is refused: its missing pages could not be fetched.
-fn finish_paging_in(m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
-    if !m.pager_alive(pid).unwrap_or(false) {
+fn finish_paging_in(node: &Node, m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
+    // A pager this daemon does not know of (it restarted since) is refused by the module.
+    let Some(pager) = node.registry.pager_of(pid) else { return Ok(()) };
+    if !m.pager_alive(pager).unwrap_or(false) {
         return Ok(());
     }
     let started = Instant::now();
@@ -101,7 +103,7 @@ fn finish_paging_in(m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
         }
     }
     // ESRCH: it ended meanwhile by itself (the push finished).
-    match m.pager_end(pid, uapi::PAGER_END_COMPLETE) {
+    match m.pager_end(pager, uapi::PAGER_END_COMPLETE) {
         Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => {}
         Err(e) => return Err(Failure::failed(e)),
     }
@@ -140,7 +142,7 @@ pub fn migrate(
     // 2. Freeze; first, a task still paging in from the node it came from gets the rest of
     // its memory here.
     let mut module = module_for(mode).map_err(Failure::Refused)?;
-    finish_paging_in(&mut module, pid)?;
+    finish_paging_in(node, &mut module, pid)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
     let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;

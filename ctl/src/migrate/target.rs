@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::table::{Direction, State};
 use super::{files, pages, procinfo};
 use crate::fault::FaultPoint;
-use crate::genl::ModuleClient;
+use crate::genl::{ModuleClient, PagerRef};
 use crate::image::Image;
 use crate::node::Node;
 use crate::peer::channel::Channel;
@@ -71,9 +71,9 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     };
     node.set_state(record, State::Running);
     log::info!("pid {pid} from {peer}: running");
-    if let Mode::Lazy { .. } = mode {
+    if let (Mode::Lazy { .. }, Some(pager)) = (mode, session.pager) {
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
-        session.start(FaultChannel::start(node, child, source, token, record));
+        session.start(FaultChannel::start(node, pager, source, token, record));
     }
     // The restored task is our child: record how it ends.
     let node2 = node.clone();
@@ -92,9 +92,9 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     // source after it exited, and the pager ends early when the task moves on (it reads the
     // rest of its memory first). The source lets its original go when they stop.
     let services = session.detach_services();
-    if !services.is_empty() {
+    if let (false, Some(pager)) = (services.is_empty(), session.pager) {
         std::thread::spawn(move || {
-            while ModuleClient::connect().and_then(|mut m| m.pager_alive(child)).unwrap_or(false) {
+            while ModuleClient::connect().and_then(|mut m| m.pager_alive(pager)).unwrap_or(false) {
                 std::thread::sleep(Duration::from_millis(200));
             }
             log::info!("pid {child}: its pager has ended; the fault channel closes");
@@ -199,7 +199,8 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
     attrs.retain(|(t, _)| *t != uapi::A_TASK_MODE);
     let mode = if matches!(offer.mode, Mode::Lazy { .. }) { uapi::MODE_LAZY } else { uapi::MODE_EAGER };
     attrs.push((uapi::A_TASK_MODE, mode.to_ne_bytes().to_vec()));
-    let (ctl, stub_fd) = session.module.restore(&attrs).map_err(|e| refuse(format!("module: {e}")))?;
+    let (ctl, stub_fd, pager_id) = session.module.restore(&attrs).map_err(|e| refuse(format!("module: {e}")))?;
+    session.pager = pager_id.map(|id| PagerRef { pid, id });
     // SAFETY: the module just installed both descriptors in this process for us.
     let (ctl, stub_fd) = unsafe { (OwnedFd::from_raw_fd(ctl), OwnedFd::from_raw_fd(stub_fd)) };
 
@@ -254,9 +255,10 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
             }
             Ok(Request::PagerPages(batch)) => {
                 let n = batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+                let pager = session.pager.ok_or_else(|| error("pager pages for a task without a pager"))?;
                 session
                     .module
-                    .page_batch(child, &batch, uapi::PAGE_KIND_EAGER)
+                    .page_batch(pager, &batch, uapi::PAGE_KIND_EAGER)
                     .map_err(|e| error(format!("delivering pages to the pager: {e}")))?;
                 bytes += n;
                 node.update(record, |r| r.stats.pages_eager += n / 4096);

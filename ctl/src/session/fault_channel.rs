@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Service, ServiceError, Session};
 use crate::error::{CtlError, ModuleError};
-use crate::genl::ModuleClient;
+use crate::genl::{ModuleClient, PagerRef};
 use crate::node::Node;
 use crate::peer::channel::Channel;
 use crate::peer::proto::{PageBatch, Request, Response};
@@ -51,7 +51,7 @@ pub fn start_listener(node: Arc<Node>) {
         node.registry.set_pager_listening();
         loop {
             match m.next_page_request() {
-                Ok((pid, addr)) => node.registry.page_request(pid, addr),
+                Ok((pager, addr)) => node.registry.page_request(pager, addr),
                 Err(e) => {
                     log::warn!("pager listener: {e}");
                     std::thread::sleep(Duration::from_millis(100));
@@ -63,17 +63,17 @@ pub fn start_listener(node: Arc<Node>) {
 
 /// Deliver a batch to the pager of `pid`. A pager that is gone (the task exited) takes no
 /// more pages, and that is fine.
-fn deliver(m: &mut ModuleClient, pid: u32, batch: &PageBatch, kind: u32) -> Result<(), ServiceError> {
-    match m.page_batch(pid, batch, kind) {
+fn deliver(m: &mut ModuleClient, pager: PagerRef, batch: &PageBatch, kind: u32) -> Result<(), ServiceError> {
+    match m.page_batch(pager, batch, kind) {
         Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-fn fail(pid: u32, why: &str) {
-    log::warn!("pid {pid}: lazy restore lost its source ({why}); faults on missing pages will end in SIGBUS");
+fn fail(pager: PagerRef, why: &str) {
+    log::warn!("pid {}: lazy restore lost its source ({why}); faults on missing pages will end in SIGBUS", pager.pid);
     if let Ok(mut m) = ModuleClient::connect() {
-        let _ = m.pager_end(pid, uapi::PAGER_END_FAIL);
+        let _ = m.pager_end(pager, uapi::PAGER_END_FAIL);
     }
 }
 
@@ -95,10 +95,11 @@ impl Service for FaultChannel {
 }
 
 impl FaultChannel {
-    pub fn start(node: &Arc<Node>, pid: u32, source: SocketAddr, token: u64, record: u64) -> Arc<Self> {
+    pub fn start(node: &Arc<Node>, pager: PagerRef, source: SocketAddr, token: u64, record: u64) -> Arc<Self> {
+        let pid = pager.pid;
         let ended = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel::<u64>();
-        node.registry.add_fault_queue(pid, tx);
+        node.registry.add_fault_queue(pager, tx);
         let node = node.clone();
         let key = node.key;
         let svc = Arc::new(FaultChannel { ended: ended.clone() });
@@ -130,10 +131,10 @@ impl FaultChannel {
                     ch.send(&Request::Fault { addr })?;
                     // The faulting page alone first (its arrival wakes the task), then the window.
                     let first = fault_pages(&mut ch)?;
-                    deliver(&mut m, pid, &first, uapi::PAGE_KIND_FAULT)?;
+                    deliver(&mut m, pager, &first, uapi::PAGE_KIND_FAULT)?;
                     let us = t0.elapsed().as_micros() as u64;
                     let rest = fault_pages(&mut ch)?;
-                    deliver(&mut m, pid, &rest, uapi::PAGE_KIND_PREFETCH)?;
+                    deliver(&mut m, pager, &rest, uapi::PAGE_KIND_PREFETCH)?;
                     let now = Instant::now();
                     for (a, d) in &rest.runs {
                         for i in 0..d.len() as u64 / 4096 {
@@ -150,10 +151,10 @@ impl FaultChannel {
                     });
                 }
             })();
-            node.registry.remove_fault_queue(pid);
+            node.registry.remove_fault_queue(pager);
             match result {
                 Ok(()) => log::info!("pid {pid}: fault channel closed"),
-                Err(e) if !ended.load(Ordering::Acquire) => fail(pid, &format!("fault channel: {e}")),
+                Err(e) if !ended.load(Ordering::Acquire) => fail(pager, &format!("fault channel: {e}")),
                 Err(_) => {}
             }
         });
@@ -175,12 +176,13 @@ fn fault_pages(ch: &mut Channel) -> Result<PageBatch, ServiceError> {
 /// runs in the session's own thread.
 pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), PushError> {
     let (pid, record) = (s.pid, s.record);
+    let pager = s.pager.ok_or_else(|| PushError::OutOfTurn("a push for a task without a pager".into()))?;
     let m = &mut s.module;
     let ch = &mut s.peer;
     loop {
         match ch.recv::<Request>() {
             Ok(Request::Push(batch)) => {
-                deliver(m, pid, &batch, uapi::PAGE_KIND_PUSH)?;
+                deliver(m, pager, &batch, uapi::PAGE_KIND_PUSH)?;
                 let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
                 s.node.update(record, |r| {
                     r.stats.pages_pushed += n / 4096;
@@ -188,7 +190,7 @@ pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), PushError> 
                 });
             }
             Ok(Request::PushDone) => {
-                let _ = m.pager_end(pid, uapi::PAGER_END_COMPLETE);
+                let _ = m.pager_end(pager, uapi::PAGER_END_COMPLETE);
                 let ms = started.elapsed().as_millis() as u64;
                 s.node.update(record, |r| r.stats.complete_ms = ms.max(1));
                 log::info!("pid {pid}: every page is here ({ms} ms after it started); the source may let go");
@@ -198,7 +200,7 @@ pub fn receive_push(s: &mut Session, started: Instant) -> Result<(), PushError> 
             Ok(other) => return Err(PushError::OutOfTurn(format!("{other:?}"))),
             Err(e) => {
                 let e = PushError::Push(e.into());
-                fail(pid, &e.to_string());
+                fail(pager, &e.to_string());
                 return Err(e);
             }
         }

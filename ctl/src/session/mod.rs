@@ -14,7 +14,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::CtlError;
-use crate::genl::ModuleClient;
+use crate::genl::{ModuleClient, PagerRef};
 use crate::migrate::pages::PageError;
 use crate::node::Node;
 use crate::peer::channel::{Channel, ChannelError};
@@ -51,11 +51,11 @@ pub trait Service: Send + Sync {
 
 /// How the services of different sessions of one node find each other: a fault channel
 /// opened by a target names its source's page server by token; page requests from the
-/// module name the fault channel of a task by pid.
+/// module name the fault channel of a task by its pager.
 #[derive(Default)]
 pub struct Registry {
     page_servers: Mutex<Vec<Arc<page_server::PageServer>>>,
-    fault_queues: Mutex<HashMap<u32, Sender<u64>>>,
+    fault_queues: Mutex<HashMap<PagerRef, Sender<u64>>>,
     /// This daemon receives the module's page requests (see fault_channel::start_listener).
     pager_listening: std::sync::atomic::AtomicBool,
 }
@@ -86,19 +86,24 @@ impl Registry {
         lock(&self.page_servers).iter().find(|s| s.token == token).cloned()
     }
 
-    pub(crate) fn add_fault_queue(&self, pid: u32, q: Sender<u64>) {
-        lock(&self.fault_queues).insert(pid, q);
+    pub(crate) fn add_fault_queue(&self, pager: PagerRef, q: Sender<u64>) {
+        lock(&self.fault_queues).insert(pager, q);
     }
 
-    pub(crate) fn remove_fault_queue(&self, pid: u32) {
-        lock(&self.fault_queues).remove(&pid);
+    pub(crate) fn remove_fault_queue(&self, pager: PagerRef) {
+        lock(&self.fault_queues).remove(&pager);
     }
 
-    /// Hand a page request of the module to the fault channel of `pid`, if it has one.
-    pub(crate) fn page_request(&self, pid: u32, addr: u64) {
-        if let Some(q) = lock(&self.fault_queues).get(&pid) {
+    /// Hand a page request of the module to the fault channel of `pager`, if it has one.
+    pub(crate) fn page_request(&self, pager: PagerRef, addr: u64) {
+        if let Some(q) = lock(&self.fault_queues).get(&pager) {
             let _ = q.send(addr);
         }
+    }
+
+    /// The pager of the task `pid` that came here lazily, while its fault channel is open.
+    pub fn pager_of(&self, pid: u32) -> Option<PagerRef> {
+        lock(&self.fault_queues).keys().find(|p| p.pid == pid).copied()
     }
 }
 
@@ -116,6 +121,8 @@ pub struct Session {
     /// Its record in the node's table.
     pub record: u64,
     pub pid: u32,
+    /// Target, lazy mode: the task's pager.
+    pub pager: Option<PagerRef>,
     /// The migration's connection to the other node.
     pub peer: Channel,
     /// This node's module.
@@ -126,7 +133,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(node: Arc<Node>, record: u64, pid: u32, peer: Channel, module: ModuleClient) -> Self {
-        Session { node, record, pid, peer, module, hold: None, services: Vec::new() }
+        Session { node, record, pid, pager: None, peer, module, hold: None, services: Vec::new() }
     }
 
     /// Source: the module parked the original under `session`; `fd` is its hold descriptor
