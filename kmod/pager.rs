@@ -51,6 +51,8 @@ use crate::uapi_gen::{self as uapi, PageKind, PagerEnd};
 const RESEND_MS: u64 = 1_000;
 /// Faults waiting this long with no daemon listening end the pager (absent pages SIGBUS).
 const NO_LISTENER_MS: u64 = 30_000;
+/// A fault waiting this long is logged (once): a page that does not come is worth a line.
+const SLOW_FAULT_MS: u64 = 10_000;
 /// How long a delivery retries while the task's mappings change (EAGAIN) before failing.
 const CHANGING_RETRY_MS: u64 = 2_000;
 /// Kinds of delivered pages counted (uapi `page-kind`).
@@ -75,6 +77,8 @@ struct Waiting {
     src: Option<u64>,
     first_ms: u64,
     sent_ms: u64,
+    /// Logged as slow (once).
+    slow: bool,
 }
 
 /// One address space: the restored task's, or one a fork made from it.
@@ -107,6 +111,10 @@ pub(crate) struct Pager {
     remote_faults: AtomicU32,
     zero_fills: AtomicU32,
     delivered: [AtomicU64; KINDS],
+    /// How long answered faults waited: over 100 ms, over 1 s, the longest (ms).
+    waited_100ms: AtomicU32,
+    waited_1s: AtomicU32,
+    waited_longest: AtomicU64,
     /// Set by the first `finish`.
     finished: AtomicBool,
     /// A pager keeps the module loaded: its contexts' wait entries call into it.
@@ -151,6 +159,9 @@ impl Pager {
                 remote_faults: AtomicU32::new(0),
                 zero_fills: AtomicU32::new(0),
                 delivered: [const { AtomicU64::new(0) }; KINDS],
+                waited_100ms: AtomicU32::new(0),
+                waited_1s: AtomicU32::new(0),
+                waited_longest: AtomicU64::new(0),
                 finished: AtomicBool::new(false),
                 _module: module,
             }),
@@ -208,17 +219,32 @@ impl Pager {
         let mut d = [0u64; KINDS];
         d.iter_mut().zip(self.delivered.iter()).for_each(|(d, c)| *d = c.load(Ordering::Relaxed));
         pr_info!(
-            "pid {}: pager {}: {} faults ({} remote, {} zero), pages by fault {}, prefetch {}, push {}, eager {}\n",
+            "pid {}: pager {}: {} faults ({} remote, {} zero; {} waited over 100 ms, {} over 1 s, longest {} ms), pages by fault {}, prefetch {}, push {}, eager {}\n",
             self.pid,
             what,
             self.faults.load(Ordering::Relaxed),
             self.remote_faults.load(Ordering::Relaxed),
             self.zero_fills.load(Ordering::Relaxed),
+            self.waited_100ms.load(Ordering::Relaxed),
+            self.waited_1s.load(Ordering::Relaxed),
+            self.waited_longest.load(Ordering::Relaxed),
             d[PageKind::Fault as usize],
             d[PageKind::Prefetch as usize],
             d[PageKind::Push as usize],
             d[PageKind::Eager as usize]
         );
+    }
+
+    /// A waiting fault was answered: count how long it waited.
+    fn answered(&self, w: &Waiting) {
+        let ms = clock::monotonic_ms().saturating_sub(w.first_ms);
+        if ms >= 100 {
+            self.waited_100ms.fetch_add(1, Ordering::Relaxed);
+        }
+        if ms >= 1000 {
+            self.waited_1s.fetch_add(1, Ordering::Relaxed);
+        }
+        self.waited_longest.fetch_max(ms, Ordering::Relaxed);
     }
 
     /// End in `state` (once): drop every context (their ranges become plain anonymous
@@ -280,7 +306,7 @@ impl Pager {
                     self.remote_faults.fetch_add(1, Ordering::Relaxed);
                 }
                 let now = clock::monotonic_ms();
-                space.waiting.push(Waiting { addr, src, first_ms: now, sent_ms: 0 }, GFP_KERNEL)?;
+                space.waiting.push(Waiting { addr, src, first_ms: now, sent_ms: 0, slow: false }, GFP_KERNEL)?;
             }
             UffdEvent::Fork(fd) => {
                 let uffd = Uffd::from_fork(fd)?;
@@ -320,6 +346,18 @@ impl Pager {
         let waiting = core::mem::take(&mut space.waiting);
         for mut w in waiting {
             w.src = space.segments.src_of(w.addr);
+            if !w.slow && now.saturating_sub(w.first_ms) >= SLOW_FAULT_MS {
+                w.slow = true;
+                pr_warn!(
+                    "pid {}: a fault at {:#x} waits since {} ms (source page {:?}, pager {:?}, listener {})\n",
+                    self.pid,
+                    w.addr,
+                    now.saturating_sub(w.first_ms),
+                    w.src,
+                    state,
+                    LISTENER.load(Ordering::Relaxed)
+                );
+            }
             let done = match (w.src, state) {
                 (Some(src), PagerState::Active) => {
                     if now.saturating_sub(w.sent_ms) >= RESEND_MS {
@@ -337,7 +375,9 @@ impl Pager {
                 (Some(_), PagerState::Failed) => st.is_some_and(|st| self.settle(space, st, w.addr, true)),
                 _ => st.is_some_and(|st| self.settle(space, st, w.addr, false)),
             };
-            if !done && keep.push(w, GFP_KERNEL).is_err() {
+            if done {
+                self.answered(&w);
+            } else if keep.push(w, GFP_KERNEL).is_err() {
                 pr_warn!("pid {}: no memory to remember a fault; it waits for a wake\n", self.pid);
             }
         }
@@ -419,6 +459,8 @@ impl Pager {
                 for w in core::mem::take(&mut space.waiting) {
                     if w.addr != addr {
                         keep.push(w, GFP_KERNEL)?;
+                    } else {
+                        self.answered(&w);
                     }
                 }
                 space.waiting = keep;

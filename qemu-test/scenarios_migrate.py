@@ -43,7 +43,23 @@ def wait_for(node, pattern, path='/tmp/out', timeout=60):
         if re.search(pattern, text(node, path), re.M):
             return text(node, path)
         time.sleep(0.3)
+    dump_stuck(node)
     raise LabError(f'{node.name}: no {pattern!r} in {path} within {timeout}s; it has: {text(node, path)[-400:]!r}')
+
+
+def dump_stuck(node):
+    """Where a node's programs are stuck, for the logs of a scenario that timed out: the
+    state, wait channel and kernel stack of every user process (written to the console, so
+    it lands in the scenario's console log), and the kernel's blocked tasks (sysrq w)."""
+    try:
+        node.sh('exec > /dev/console 2>&1; echo "--- stuck? processes, their states and kernel stacks"; '
+                'for d in /proc/[0-9]*; do c=$(tr "\\0" " " < $d/cmdline 2>/dev/null | cut -c1-60); '
+                '[ -n "$c" ] || continue; echo "pid ${d#/proc/} $c '
+                '$(grep State $d/status) wchan=$(cat $d/wchan)"; '
+                'for t in $d/task/*; do [ "$t" = "$d/task/${d#/proc/}" ] || echo " thread ${t##*/} $(grep State $t/status)"; '
+                'sed "s/^/    /" $t/stack; done; done; echo w > /proc/sysrq-trigger; true', timeout=60)
+    except LabError:
+        pass
 
 
 def alive(node, pid):

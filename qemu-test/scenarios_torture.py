@@ -1,7 +1,7 @@
 """The differential torture test of issue 11 (progs/torture.c): the same seeded sequence of
 memory operations run never migrated and migrated at its go point; every process's view
 must be the same. The seeds come from the description (`seeds`), or MIGR_TORTURE_SEEDS=N
-(seeds 1..N, `make torture`); MIGR_TORTURE_MODE=lazy|eager overrides the description's
+(seeds 1..N, `make torture`; or a list of seeds and ranges, 3,5-7); MIGR_TORTURE_MODE=lazy|eager overrides the description's
 mode (`make torture MODE=lazy`)."""
 import os
 
@@ -18,6 +18,12 @@ def views(out):
 
 def seeds(t):
     n = os.environ.get('MIGR_TORTURE_SEEDS')
+    if n and ',' in n or n and '-' in n:  # a list or a range of seeds: 3,5 or 4-9
+        out = []
+        for part in n.split(','):
+            a, _, b = part.partition('-')
+            out += range(int(a), int(b or a) + 1)
+        return out
     return list(range(1, int(n) + 1)) if n else t.get('seeds')
 
 

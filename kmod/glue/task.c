@@ -96,16 +96,26 @@ long migr_wait_killable(struct wait_queue_head *wq, bool (*cond)(const void *), 
 	return wait_event_killable_timeout(*wq, cond(arg), jiffies);
 }
 
+/*
+ * Sleep ns (killable): 0, or -EINTR on a fatal signal. The clock is read once per round: with
+ * a second reading for the remaining time, a round that began just before `end` and read
+ * the clock again just after it computed end - now below zero, which as a u64 is a sleep of
+ * centuries (seen on a slow node: a page-data doit slept holding its pager's lock, and every
+ * fault of the task waited behind it).
+ */
 long migr_sleep_killable_ns(u64 ns)
 {
 	u64 end = ktime_get_ns() + ns;
 
-	while (ktime_get_ns() < end) {
+	for (;;) {
+		u64 now = ktime_get_ns();
+
+		if (now >= end)
+			return 0;
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		schedule_timeout_killable(nsecs_to_jiffies(end - ktime_get_ns()) + 1);
+		schedule_timeout_killable(nsecs_to_jiffies(end - now) + 1);
 	}
-	return 0;
 }
 
 int migr_close_fd(unsigned int fd)

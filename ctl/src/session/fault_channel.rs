@@ -119,10 +119,10 @@ impl FaultChannel {
                         Err(RecvTimeoutError::Disconnected) => return Ok(()),
                     };
                     let page = addr & !4095;
-                    // A request the window just answered (the task faulted on the next page
-                    // while the window was on its way) needs no round trip: the page is in the
-                    // pager. Only recently: a later request for it (the pager's 1 s re-send)
-                    // goes out again.
+                    // A request just answered (the task faulted on the next page while the
+                    // window was on its way, or the pager's re-send of a request that waited in
+                    // this queue) needs no round trip: the page is in the pager. Only recently:
+                    // a later request for it (the pager's next re-send) goes out again.
                     recent.retain(|_, at: &mut Instant| at.elapsed() < RECENT);
                     if recent.contains_key(&page) {
                         continue;
@@ -133,6 +133,10 @@ impl FaultChannel {
                     let first = fault_pages(&mut ch)?;
                     deliver(&mut m, pager, &first, uapi::PAGE_KIND_FAULT)?;
                     let us = t0.elapsed().as_micros() as u64;
+                    // The pager asks again for a fault still waiting after 1 s: on a loaded
+                    // node those copies queue up behind the first request and would each cost
+                    // a round trip for a page already placed.
+                    recent.insert(page, Instant::now());
                     let rest = fault_pages(&mut ch)?;
                     deliver(&mut m, pager, &rest, uapi::PAGE_KIND_PREFETCH)?;
                     let now = Instant::now();
