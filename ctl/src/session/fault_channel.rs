@@ -3,7 +3,7 @@
 //! the module's pager. If the source goes away before every page is here, the pager is told
 //! so and the task's faults on missing pages end in SIGBUS.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError};
@@ -111,14 +111,23 @@ impl FaultChannel {
                 ch.send(&Request::FaultChannel { token })?;
                 let mut m = ModuleClient::connect()?;
                 let mut recent: HashMap<u64, Instant> = HashMap::new();
+                let mut queue = PendingPages::default();
                 loop {
-                    let addr = match rx.recv_timeout(Duration::from_millis(200)) {
-                        Ok(a) => a,
-                        Err(RecvTimeoutError::Timeout) if ended.load(Ordering::Acquire) => return Ok(()),
-                        Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
-                    };
-                    let page = addr & !4095;
+                    if queue.is_empty() {
+                        match rx.recv_timeout(Duration::from_millis(200)) {
+                            Ok(a) => queue.add(a),
+                            Err(RecvTimeoutError::Timeout) if ended.load(Ordering::Acquire) => return Ok(()),
+                            Err(RecvTimeoutError::Timeout) => continue,
+                            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                        }
+                    }
+                    // Everything queued meanwhile, each page once: the pager asks again every
+                    // second for a fault still waiting, and on a loaded node those copies pile
+                    // up here behind the request being served.
+                    while let Ok(a) = rx.try_recv() {
+                        queue.add(a);
+                    }
+                    let Some(page) = queue.next() else { continue };
                     // A request just answered (the task faulted on the next page while the
                     // window was on its way, or the pager's re-send of a request that waited in
                     // this queue) needs no round trip: the page is in the pager. Only recently:
@@ -128,7 +137,7 @@ impl FaultChannel {
                         continue;
                     }
                     let t0 = Instant::now();
-                    ch.send(&Request::Fault { addr })?;
+                    ch.send(&Request::Fault { addr: page })?;
                     // The faulting page alone first (its arrival wakes the task), then the window.
                     let first = fault_pages(&mut ch)?;
                     deliver(&mut m, pager, &first, uapi::PAGE_KIND_FAULT)?;
@@ -168,6 +177,32 @@ impl FaultChannel {
 
 /// How long a page delivered with a window counts as "just arrived" for later requests.
 const RECENT: Duration = Duration::from_millis(500);
+
+/// Page requests waiting for the fault channel, in the order they came, each page once.
+#[derive(Default)]
+struct PendingPages {
+    order: VecDeque<u64>,
+    queued: HashSet<u64>,
+}
+
+impl PendingPages {
+    fn add(&mut self, addr: u64) {
+        let page = addr & !4095;
+        if self.queued.insert(page) {
+            self.order.push_back(page);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn next(&mut self) -> Option<u64> {
+        let page = self.order.pop_front()?;
+        self.queued.remove(&page);
+        Some(page)
+    }
+}
 
 fn fault_pages(ch: &mut Channel) -> Result<PageBatch, ServiceError> {
     match ch.recv::<Response>()? {
@@ -220,4 +255,25 @@ pub enum PushError {
     Push(ServiceError),
     #[error("unexpected {0} during the push")]
     OutOfTurn(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PendingPages;
+
+    #[test]
+    fn pending_pages_keep_order_and_drop_copies() {
+        let mut q = PendingPages::default();
+        for a in [0x3000, 0x1234, 0x3fff, 0x1000, 0x5000] {
+            q.add(a);
+        }
+        let mut out = Vec::new();
+        while let Some(p) = q.next() {
+            out.push(p);
+        }
+        assert_eq!(out, [0x3000, 0x1000, 0x5000]);
+        q.add(0x3000); // served pages may be asked for again
+        assert_eq!(q.next(), Some(0x3000));
+        assert!(q.is_empty());
+    }
 }
