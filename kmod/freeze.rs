@@ -17,6 +17,7 @@
 //! Lifetime: the queued work owns one `Arc` reference and one module reference
 //! (bind::task_work); the hold file one `Arc` reference (bind::file).
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::error::code;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -39,7 +40,7 @@ const DEFAULT_HOLD_MS: u32 = 600_000;
 const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
 state_enum! {
-    /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed|ProofStale;
+    /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed|ProofStale|Confined;
     /// Parked -> Handed -> Commit (lazy mode).
     pub(crate) enum FreezeState {
         /// The work is queued; the task has not reached it yet.
@@ -59,6 +60,9 @@ state_enum! {
         /// The task's mm was no longer the proof's when it came to park (it exec'd): it
         /// carried on untouched.
         ProofStale = 8,
+        /// The task had confined itself (kmod/confinement.rs) by the time it came to park:
+        /// it carried on untouched; `late_refusal` says why.
+        Confined = 9,
     }
 }
 
@@ -72,6 +76,9 @@ pub(crate) struct FreezeSession {
     /// with CAP_SYS_ADMIN, gave no proof and answers for the task itself).
     proof: Option<ProcMemProof>,
     state: AtomicEnum<FreezeState>,
+    /// With Confined: the refusal (high 32 bits) and its refusal-addr (low 32 bits), stored
+    /// by `park` before it sets the state.
+    late_refusal: AtomicU64,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
     /// Parked. The mutex only makes the handoff safe; it is never contended.
     #[pin]
@@ -92,6 +99,7 @@ impl FreezeSession {
                 hold_ms,
                 proof,
                 state: AtomicEnum::new(FreezeState::Queued),
+                late_refusal: AtomicU64::new(0),
                 image <- kernel::new_mutex!(None),
                 wq <- WaitQueue::new(),
                 work: TaskWork::new(),
@@ -160,6 +168,9 @@ fn refusal(t: &kernel::task::Task) -> Result<Option<(Refusal, u64)>> {
     };
     if let Some(r) = simple {
         return Ok(Some((r, 0)));
+    }
+    if let Some(r) = crate::confinement::refusal(t) {
+        return Ok(Some(r));
     }
     let Some(mm) = MmRef::of_task(t) else {
         return Ok(Some((Refusal::KernelThread, 0)));
@@ -249,6 +260,12 @@ pub(crate) fn freeze(req: &Request<'_>) -> Result {
             reg.remove(|s| s.id == session.id);
             return reply_refusal(req, Refusal::ProofMismatch, 0);
         }
+        FreezeState::Confined => {
+            reg.remove(|s| s.id == session.id);
+            let late = session.late_refusal.load(Ordering::Acquire);
+            let why = Refusal::from_u32((late >> 32) as u32).unwrap_or(Refusal::Capabilities);
+            return reply_refusal(req, why, late & 0xffff_ffff);
+        }
         _ => return reply_refusal(req, Refusal::Exiting, 0),
     }
     // Parked was observed (acquire), so `park` has stored the image and never touches it
@@ -304,6 +321,15 @@ fn park(s: Arc<FreezeSession>) {
             }
             return;
         }
+    }
+    // Checked when the freeze was asked; the task may have confined itself since.
+    if let Some((why, addr)) = crate::confinement::refusal(kernel::current!()) {
+        pr_info!("pid {}: confined since the freeze was asked ({:?}); not frozen\n", s.pid, why);
+        s.late_refusal.store(((why as u64) << 32) | (addr & 0xffff_ffff), Ordering::Release);
+        if s.state.transition(FreezeState::Queued, FreezeState::Confined).is_ok() {
+            s.wake();
+        }
+        return;
     }
     let image = (|| -> Result<KBox<Image>> {
         let thread = ThreadImage::capture()?;

@@ -19,6 +19,7 @@
 use kernel::prelude::*;
 
 mod bind;
+mod confinement;
 mod fault;
 mod freeze;
 mod image;

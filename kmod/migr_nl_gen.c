@@ -48,7 +48,7 @@ static const struct nla_policy migr_restore_nl_policy[MIGR_A_TASK_MODE + 1] = {
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
 	[MIGR_A_TASK_FD] = { .type = NLA_U32, },
 	[MIGR_A_TASK_MODE] = NLA_POLICY_MAX(NLA_U32, 1),
-	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 14),
+	[MIGR_A_TASK_REFUSAL] = NLA_POLICY_MAX(NLA_U32, 18),
 	[MIGR_A_TASK_REFUSAL_ADDR] = { .type = NLA_U64, },
 	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
 	[MIGR_A_TASK_COMM] = { .type = NLA_NUL_STRING, },

@@ -327,6 +327,10 @@ impl Pager {
                 }
                 pr_info!("pid {}: forked; the child's address space has its own pager context\n", self.pid);
                 born.push(Space { uffd, segments, waiting: KVec::new(), dead: false }, GFP_KERNEL)?;
+                // The read that gave us the child's context let the fork finish: the child may
+                // have faulted before its context had our wait entry (added just now), and
+                // that wake-up went to nobody. Drain again at once rather than at the tick.
+                uffd::drain_now();
             }
             UffdEvent::Remap { from, to, len } => space.segments.remap(from, to, len)?,
             UffdEvent::Remove { start, end } | UffdEvent::Unmap { start, end } => {

@@ -39,6 +39,10 @@ pub const REFUSAL_FREEZE_TIMEOUT: u32 = 11;
 pub const REFUSAL_SELF: u32 = 12;
 pub const REFUSAL_PROOF_MISMATCH: u32 = 13;
 pub const REFUSAL_LAZY_PAGES_PENDING: u32 = 14;
+pub const REFUSAL_SECCOMP: u32 = 15;
+pub const REFUSAL_NO_NEW_PRIVS: u32 = 16;
+pub const REFUSAL_NAMESPACED: u32 = 17;
+pub const REFUSAL_CAPABILITIES: u32 = 18;
 
 /// What a frozen task was doing in the kernel when it stopped.
 pub const RESTART_NONE: u32 = 0;
@@ -112,6 +116,10 @@ pub enum Refusal {
     Self_ = 12,
     ProofMismatch = 13,
     LazyPagesPending = 14,
+    Seccomp = 15,
+    NoNewPrivs = 16,
+    Namespaced = 17,
+    Capabilities = 18,
 }
 
 impl Refusal {
@@ -133,6 +141,10 @@ impl Refusal {
             12 => Some(Self::Self_),
             13 => Some(Self::ProofMismatch),
             14 => Some(Self::LazyPagesPending),
+            15 => Some(Self::Seccomp),
+            16 => Some(Self::NoNewPrivs),
+            17 => Some(Self::Namespaced),
+            18 => Some(Self::Capabilities),
             _ => None,
         }
     }

@@ -263,12 +263,13 @@ def refusals(lab, t):
     table = tests.refusing_programs()
     expect(len(table) >= 4, f'only {table} refuse')
     for prog, why in table:
-        pid = start(n1, prog, out=f'/tmp/{prog}.out')
-        wait_for(n1, r'^ready$', path=f'/tmp/{prog}.out')
+        out = f"/tmp/{prog.replace(' ', '-')}.out"
+        pid = start(n1, prog, out=out)
+        wait_for(n1, r'^ready$', path=out)
         refuse(n1, pid, 'node2', why)
         expect(alive(n1, pid), f'{prog} died')
         go(n1, pid)
-        wait_for(n1, r'^done$', path=f'/tmp/{prog}.out', timeout=30)
+        wait_for(n1, r'^done$', path=out, timeout=30)
     pid = start(n1, f'counter {t.args}', out='/tmp/c.out')
     wait_for(n1, r'^3$', path='/tmp/c.out')
     tracer = start(n1, f'tracer {pid}', out='/tmp/t.out')

@@ -4,7 +4,8 @@ qemu-test/progs has a description beside it, progs/NAME.desc (JSON), which this 
     {"about": "what the program is",
      "refusal": "REGEX",            # optional: migration must refuse it saying this (the
                                     # refusals scenario starts it, checks the refusal, that it
-                                    # runs on, then sends it go to end it)
+                                    # runs on, then sends it go to end it); or
+                                    # {"ARGS": "REGEX", ...}: the same for each ARGS
      "tests": [                     # the scenarios that run this program, each:
        {"name": "big-heap",         # the scenario; in a mode other than the first, MODE-name
         "doc": "...",               # one line for --list
@@ -114,8 +115,16 @@ def tests():
 
 
 def refusing_programs():
-    """[(program, refusal regex)] of every description naming a refusal."""
-    return [(p, d['refusal']) for p, d in descriptions().items() if d.get('refusal')]
+    """[(command, refusal regex)] of every description naming a refusal: `"refusal": "regex"`
+    for the program itself, or `{"ARGS": "regex", ...}` for the program run with each ARGS."""
+    out = []
+    for p, d in descriptions().items():
+        r = d.get('refusal')
+        if isinstance(r, dict):
+            out += [(f'{p} {args}', why) for args, why in r.items()]
+        elif r:
+            out.append((p, r))
+    return out
 
 
 def fault_points():

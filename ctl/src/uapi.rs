@@ -76,6 +76,18 @@ pub enum Refusal {
     /// travel on (they are in neither its page tables nor /proc/PID/mem).
     #[error("its memory is still arriving from the node it came from (lazy migration); it can move once every page is here")]
     LazyPagesPending,
+    /// Confined by a seccomp filter (mode 2) or strict mode (1): the copy would run free.
+    #[error("it is confined by seccomp (mode {mode}), which does not travel")]
+    Seccomp { mode: u64 },
+    #[error("it has no_new_privs set, which does not travel")]
+    NoNewPrivs,
+    /// Namespaces other than the initial ones (the bits of `refusal-addr`, named).
+    #[error("it runs in namespaces of its own ({}), which do not travel", namespace_names(*mask))]
+    Namespaced { mask: u64 },
+    /// Capability sets or securebits other than what the restore gives its user ids (a
+    /// root process that dropped capabilities, a program with file capabilities).
+    #[error("its capabilities differ from what its user ids get where it lands, so they would not travel")]
+    Capabilities,
     /// A refusal this migctl does not know (a newer module).
     #[error("refusal {0}")]
     Unknown(u32),
@@ -100,8 +112,23 @@ impl Refusal {
             g::REFUSAL_SELF => Refusal::OwnController,
             g::REFUSAL_PROOF_MISMATCH => Refusal::ProofMismatch,
             g::REFUSAL_LAZY_PAGES_PENDING => Refusal::LazyPagesPending,
+            g::REFUSAL_SECCOMP => Refusal::Seccomp { mode: addr },
+            g::REFUSAL_NO_NEW_PRIVS => Refusal::NoNewPrivs,
+            g::REFUSAL_NAMESPACED => Refusal::Namespaced { mask: addr },
+            g::REFUSAL_CAPABILITIES => Refusal::Capabilities,
             other => Refusal::Unknown(other),
         })
+    }
+}
+
+/// The namespaces named by the bits of a `namespaced` refusal (spec: `refusal`).
+fn namespace_names(mask: u64) -> String {
+    const NAMES: [&str; 8] = ["uts", "ipc", "mnt", "pid", "net", "cgroup", "time", "user"];
+    let names: Vec<&str> = NAMES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect();
+    if names.is_empty() {
+        format!("{mask:#x}")
+    } else {
+        names.join(", ")
     }
 }
 
@@ -111,7 +138,7 @@ mod tests {
 
     #[test]
     fn every_spec_refusal_is_typed_and_named() {
-        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_LAZY_PAGES_PENDING {
+        for code in g::REFUSAL_NO_SUCH_PID..=g::REFUSAL_CAPABILITIES {
             let r = Refusal::from_raw(code, 0x7000).unwrap();
             assert!(!matches!(r, Refusal::Unknown(_)), "refusal {code} untyped");
             assert!(!r.to_string().is_empty() && !r.to_string().contains('\n'));
@@ -120,6 +147,7 @@ mod tests {
         assert_eq!(Refusal::from_raw(99, 0), Some(Refusal::Unknown(99)));
         assert!(Refusal::from_raw(g::REFUSAL_SHARED_MEMORY, 0x7000).unwrap().to_string().ends_with("at 0x7000"));
         assert_eq!(Refusal::TooManyVmas.to_string(), format!("it has more than {} mappings", g::MAX_VMAS));
+        assert!(Refusal::from_raw(g::REFUSAL_NAMESPACED, 0x11).unwrap().to_string().contains("(uts, net)"));
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub const REFUSAL_FREEZE_TIMEOUT: u32 = 11;
 pub const REFUSAL_SELF: u32 = 12;
 pub const REFUSAL_PROOF_MISMATCH: u32 = 13;
 pub const REFUSAL_LAZY_PAGES_PENDING: u32 = 14;
+pub const REFUSAL_SECCOMP: u32 = 15;
+pub const REFUSAL_NO_NEW_PRIVS: u32 = 16;
+pub const REFUSAL_NAMESPACED: u32 = 17;
+pub const REFUSAL_CAPABILITIES: u32 = 18;
 
 /// What a frozen task was doing in the kernel when it stopped.
 pub const RESTART_NONE: u32 = 0;

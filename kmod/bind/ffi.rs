@@ -35,6 +35,25 @@ pub(crate) struct TaskFacts {
     pub(crate) ptraced: u32,
 }
 
+/// `struct migr_confinement`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Confinement {
+    pub(crate) cap_inheritable: u64,
+    pub(crate) cap_permitted: u64,
+    pub(crate) cap_effective: u64,
+    pub(crate) cap_bset: u64,
+    pub(crate) cap_ambient: u64,
+    pub(crate) uid: u32,
+    pub(crate) euid: u32,
+    pub(crate) suid: u32,
+    pub(crate) securebits: u32,
+    pub(crate) seccomp_mode: u32,
+    pub(crate) no_new_privs: u32,
+    pub(crate) foreign_ns: u32,
+    pub(crate) pad: u32,
+}
+
 /// `struct migr_sigaction`: one signal disposition, as it travels in the image.
 #[repr(C)]
 #[derive(Default, Clone, Copy)]
@@ -162,6 +181,7 @@ macro_rules! layout {
     };
 }
 layout!(TaskFacts, 20, ptraced => 16);
+layout!(Confinement, 5 * 8 + 8 * 4, foreign_ns => 5 * 8 + 6 * 4);
 layout!(Sigaction, 32);
 layout!(ThreadState, 80, restart => 28, rseq_sig => 76);
 layout!(Nanosleep, 16, expires => 8);
@@ -186,6 +206,8 @@ pub(crate) const FILE_FROZEN: u32 = 2;
 extern "C" {
     // kmod/glue/task.c
     pub(crate) fn migr_task_facts(t: *mut bindings::task_struct, f: *mut TaskFacts);
+    pub(crate) fn migr_task_confinement(t: *mut bindings::task_struct, c: *mut Confinement) -> bool;
+    pub(crate) static migr_cap_valid_mask: u64;
     pub(crate) fn migr_task_work_add(
         t: *mut bindings::task_struct,
         work: *mut bindings::callback_head,

@@ -12,6 +12,7 @@ use kernel::task::Task;
 use kernel::types::ARef;
 
 use super::ffi;
+pub(crate) use super::ffi::Confinement;
 
 /// The raw pointer of a task (sound: `Task` is `repr(transparent)` over
 /// `Opaque<task_struct>`).
@@ -66,6 +67,21 @@ pub(crate) fn facts(t: &Task) -> TaskFacts {
         ptraced: f.ptraced != 0,
         exiting: f.flags & bindings::PF_EXITING != 0,
     }
+}
+
+/// What confines `t` (credentials, seccomp, no_new_privs, namespaces): a snapshot, or None
+/// if it has no namespaces any more (exiting).
+pub(crate) fn confinement(t: &Task) -> Option<Confinement> {
+    let mut c = Confinement::default();
+    // SAFETY: `t` is a valid task for the duration of the call (type invariant of `Task`);
+    // the glue takes RCU and task_lock itself; `c` is writable.
+    unsafe { ffi::migr_task_confinement(raw(t), &mut c) }.then_some(c)
+}
+
+/// Every capability this kernel knows (CAP_VALID_MASK).
+pub(crate) fn cap_valid_mask() -> u64 {
+    // SAFETY: a constant of the glue, never written.
+    unsafe { ffi::migr_cap_valid_mask }
 }
 
 /// Is `current` exiting (task works also run from do_exit)?

@@ -43,6 +43,30 @@ struct migr_task_facts {
 };
 
 void migr_task_facts(struct task_struct *t, struct migr_task_facts *f);
+
+/* What confines a task, as the restore could not give it back (see kmod/confinement.rs). */
+struct migr_confinement {
+	u64 cap_inheritable, cap_permitted, cap_effective, cap_bset, cap_ambient;
+	u32 uid, euid, suid;	/* in the initial user namespace */
+	u32 securebits;
+	u32 seccomp_mode;	/* SECCOMP_MODE_* (0: none) */
+	u32 no_new_privs;
+	u32 foreign_ns;		/* MIGR_NS_* bits: namespaces that are not the initial ones */
+	u32 pad;
+};
+
+#define MIGR_NS_UTS (1u << 0)
+#define MIGR_NS_IPC (1u << 1)
+#define MIGR_NS_MNT (1u << 2)
+#define MIGR_NS_PID (1u << 3)
+#define MIGR_NS_NET (1u << 4)
+#define MIGR_NS_CGROUP (1u << 5)
+#define MIGR_NS_TIME (1u << 6)
+#define MIGR_NS_USER (1u << 7)
+
+/* Fills c; false if t has no namespaces any more (exiting). */
+bool migr_task_confinement(struct task_struct *t, struct migr_confinement *c);
+extern const u64 migr_cap_valid_mask;
 int migr_task_work_add(struct task_struct *t, struct callback_head *work,
 		       void (*func)(struct callback_head *), bool notify_signal);
 bool migr_current_exiting(void);

@@ -8,6 +8,16 @@
 #include <linux/file.h>
 #include <linux/futex.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
+#include <linux/pid_namespace.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/utsname.h>
+#include <linux/ipc_namespace.h>
+#include <linux/time_namespace.h>
+#include <linux/cgroup.h>
+#include <net/net_namespace.h>
+#include <linux/seccomp.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/regset.h>
@@ -49,6 +59,71 @@ void migr_task_facts(struct task_struct *t, struct migr_task_facts *f)
 	f->global_init = is_global_init(t);
 	f->threads = get_nr_threads(t);
 	f->ptraced = !!t->ptrace;
+}
+
+MIGR_LAYOUT(struct migr_confinement, 5 * 8 + 8 * 4);
+MIGR_OFFSET(struct migr_confinement, foreign_ns, 5 * 8 + 6 * 4);
+
+const u64 migr_cap_valid_mask = CAP_VALID_MASK;
+
+/*
+ * Credentials under RCU (__task_cred), namespaces under task_lock (what switch_task_namespaces
+ * takes), compared with the initial ones (init_task's; the daemons run there). No decision.
+ */
+bool migr_task_confinement(struct task_struct *t, struct migr_confinement *c)
+{
+	struct nsproxy *init_ns = init_task.nsproxy, *ns;
+	const struct cred *cred;
+	u32 foreign = 0;
+
+	rcu_read_lock();
+	cred = __task_cred(t);
+	c->cap_inheritable = cred->cap_inheritable.val;
+	c->cap_permitted = cred->cap_permitted.val;
+	c->cap_effective = cred->cap_effective.val;
+	c->cap_bset = cred->cap_bset.val;
+	c->cap_ambient = cred->cap_ambient.val;
+	c->uid = from_kuid_munged(&init_user_ns, cred->uid);
+	c->euid = from_kuid_munged(&init_user_ns, cred->euid);
+	c->suid = from_kuid_munged(&init_user_ns, cred->suid);
+	c->securebits = cred->securebits;
+	if (cred->user_ns != &init_user_ns)
+		foreign |= MIGR_NS_USER;
+	if (task_active_pid_ns(t) != &init_pid_ns)
+		foreign |= MIGR_NS_PID;
+	rcu_read_unlock();
+
+#ifdef CONFIG_SECCOMP
+	c->seccomp_mode = READ_ONCE(t->seccomp.mode);
+#else
+	c->seccomp_mode = 0;
+#endif
+	c->no_new_privs = task_no_new_privs(t);
+
+	task_lock(t);
+	ns = t->nsproxy;
+	if (!ns) {
+		task_unlock(t);
+		return false;
+	}
+	if (ns->uts_ns != init_ns->uts_ns)
+		foreign |= MIGR_NS_UTS;
+	if (ns->ipc_ns != init_ns->ipc_ns)
+		foreign |= MIGR_NS_IPC;
+	if (ns->mnt_ns != init_ns->mnt_ns)
+		foreign |= MIGR_NS_MNT;
+	if (ns->pid_ns_for_children != init_ns->pid_ns_for_children)
+		foreign |= MIGR_NS_PID;
+	if (ns->net_ns != init_ns->net_ns)
+		foreign |= MIGR_NS_NET;
+	if (ns->cgroup_ns != init_ns->cgroup_ns)
+		foreign |= MIGR_NS_CGROUP;
+	if (ns->time_ns != init_ns->time_ns || ns->time_ns_for_children != init_ns->time_ns_for_children)
+		foreign |= MIGR_NS_TIME;
+	task_unlock(t);
+	c->foreign_ns = foreign;
+	c->pad = 0;
+	return true;
 }
 
 /* task_work.h (init_task_work, task_work_add, TWA_*) is not reached by bindgen. */

@@ -58,6 +58,17 @@ enum migr_feature {
  *   arrived); its missing pages are neither in its page tables nor readable
  *   through /proc/PID/mem, so they could not travel. It can move once its
  *   pager has ended (every page arrived).
+ * @MIGR_REFUSAL_SECCOMP: A seccomp filter or strict mode confines the task
+ *   (refusal-addr is the mode); the restored task would run without it.
+ * @MIGR_REFUSAL_NO_NEW_PRIVS: The task has no_new_privs set; the restored task
+ *   would not.
+ * @MIGR_REFUSAL_NAMESPACED: The task is in namespaces other than the initial
+ *   ones; refusal-addr has a bit for each (1 uts, 2 ipc, 4 mnt, 8 pid, 16 net,
+ *   32 cgroup, 64 time, 128 user). The restored task would run in its daemon's
+ *   (the initial ones).
+ * @MIGR_REFUSAL_CAPABILITIES: The task's capability sets or securebits are not
+ *   those the restore gives its user ids (a root daemon's sets after setresuid
+ *   to them); they would not travel.
  */
 enum migr_refusal {
 	MIGR_REFUSAL_NONE,
@@ -75,6 +86,10 @@ enum migr_refusal {
 	MIGR_REFUSAL_SELF,
 	MIGR_REFUSAL_PROOF_MISMATCH,
 	MIGR_REFUSAL_LAZY_PAGES_PENDING,
+	MIGR_REFUSAL_SECCOMP,
+	MIGR_REFUSAL_NO_NEW_PRIVS,
+	MIGR_REFUSAL_NAMESPACED,
+	MIGR_REFUSAL_CAPABILITIES,
 };
 
 /**
