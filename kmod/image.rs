@@ -146,6 +146,7 @@ impl Image {
             mm: MmImage { fields: fields[0], auxv, vmas },
         };
         img.mm.validate()?;
+        img.thread.validate()?;
         Ok(img)
     }
 }

@@ -20,7 +20,7 @@ const MADVISE_FLAGS: u64 = vm::DONTCOPY | vm::DONTDUMP | vm::WIPEONFORK;
 /// Entries of mm->saved_auxv copied (AT_VECTOR_SIZE, 50 on x86-64, with room to spare).
 pub(crate) const AUXV_MAX: usize = 64;
 /// End of the user address space with 4-level paging.
-const USER_END: u64 = 1 << 47;
+pub(crate) const USER_END: u64 = 1 << 47;
 
 /// What a mapping is, from its flags and the mm's fields (the vdso address, heap and stack
 /// bounds), as the source and the restore both see it.
@@ -148,9 +148,27 @@ impl MmImage {
     }
 
     /// Check what a restore request says before anything is torn down: page-aligned,
-    /// ordered, non-overlapping user ranges, known kinds, files named by absolute paths.
+    /// ordered, non-overlapping user ranges, known kinds, files named by absolute paths, and
+    /// the mm's fields as prctl(PR_SET_MM_MAP) checks them (validate_prctl_map_addr: user
+    /// addresses, ordered pairs; the lower bound is a page, since mmap_min_addr is not
+    /// exported to modules, and the mappings themselves go through vm_mmap, which enforces it).
     pub(crate) fn validate(&self) -> Result {
         let page = PAGE_SIZE as u64;
+        let f = &self.fields;
+        let addrs = [
+            f.start_code, f.end_code, f.start_data, f.end_data, f.start_brk, f.brk, f.start_stack,
+            f.arg_start, f.arg_end, f.env_start, f.env_end,
+        ];
+        if addrs.iter().any(|&a| !(page..USER_END).contains(&a))
+            || f.start_code >= f.end_code
+            || f.start_data > f.end_data
+            || f.start_brk > f.brk
+            || f.arg_start > f.arg_end
+            || f.env_start > f.env_end
+        {
+            pr_warn!("restore: image refused: bad mm fields\n");
+            return Err(code::EINVAL);
+        }
         let mut prev_end = 0u64;
         for v in self.vmas.iter() {
             let i = &v.info;

@@ -247,6 +247,21 @@ impl Pager {
         self.waited_longest.fetch_max(ms, Ordering::Relaxed);
     }
 
+    /// Make every live context's mappings plain anonymous memory before the contexts close
+    /// (see Uffd::unregister_all: closing a registered context can livelock a fault). Lock
+    /// order: the pager's mutex, then the task's mmap lock (as every ioctl here); a faulting
+    /// task holds the mmap lock only, never this mutex.
+    fn unregister_spaces(&self, g: &Inner, st: &Staging) {
+        for space in g.spaces.iter().filter(|s| !s.dead) {
+            match space.uffd.unregister_all(st) {
+                Ok(()) => {}
+                // The address space has gone: nothing can fault in it any more.
+                Err(e) if e == code::ESRCH => {}
+                Err(e) => pr_info!("pid {}: unregistering lazy ranges: {:?}; closing the context\n", self.pid, e),
+            }
+        }
+    }
+
     /// End in `state` (once): drop every context (their ranges become plain anonymous
     /// memory; pages poisoned before stay poisoned) and leave the registry.
     fn finish(&self, state: PagerState, what: &str) {
@@ -532,6 +547,7 @@ impl Pager {
                     let _ = space.uffd.wake(st, w.addr, PAGE_SIZE as u64);
                 }
             }
+            self.unregister_spaces(g, st);
             Ok(())
         };
         let r = if in_doit {
@@ -644,6 +660,7 @@ pub(crate) fn end(req: &Request<'_>) -> Result {
                 let mut g = p.inner.lock();
                 let _ = p.state.transition(PagerState::Active, PagerState::Complete);
                 p.drain_locked(&mut g, Some(st));
+                p.unregister_spaces(&g, st);
                 Ok(())
             })?;
             p.finish(PagerState::Complete, "complete");

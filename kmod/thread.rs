@@ -8,6 +8,7 @@ use kernel::prelude::*;
 
 use crate::bind::cpu::{self, Sigaction, ThreadState, NREGS, NSIG, REG_AX, REG_IP, REG_ORIG_AX};
 use crate::bind::task::{self, clock};
+use crate::mm::USER_END;
 use crate::uapi_gen::Restart;
 
 /// Length of the `syscall` instruction.
@@ -89,6 +90,43 @@ impl ThreadImage {
             state,
             sigactions,
         })
+    }
+
+    /// Check what a peer sent as the syscalls that set these fields would (sigaction,
+    /// sigaltstack, set_robust_list, set_tid_address, rseq), before anything is applied: a
+    /// forged image gets no state a task could not have given itself. Registers and the FPU
+    /// state are checked where they are loaded (user selectors and flags; the XSTATE regset's
+    /// own checks).
+    pub(crate) fn validate(&self) -> Result {
+        let s = &self.state;
+        let user = |addr: u64, len: u64| addr.checked_add(len).is_some_and(|end| end <= USER_END);
+        let problem = if !matches!(s.sas_flags & !cpu::SS_AUTODISARM, 0 | cpu::SS_ONSTACK | cpu::SS_DISABLE)
+            || !user(s.sas_sp, s.sas_size)
+        {
+            Some("sigaltstack")
+        } else if (s.robust_list != 0 && (s.robust_list_len != cpu::ROBUST_LIST_HEAD_SIZE || !user(s.robust_list, s.robust_list_len)))
+            || !user(s.clear_child_tid, 4)
+        {
+            Some("robust list or tid address")
+        } else if (s.rseq == 0 && s.rseq_len != 0)
+            || (s.rseq != 0
+                && (s.rseq_len < cpu::ORIG_RSEQ_SIZE
+                    || s.rseq % u64::from(cpu::ORIG_RSEQ_SIZE) != 0
+                    || !user(s.rseq, u64::from(s.rseq_len))))
+        {
+            Some("rseq area")
+        } else if self.sigactions.iter().any(|a| a.flags & !cpu::UAPI_SA_FLAGS != 0) {
+            Some("signal disposition flags")
+        } else {
+            None
+        };
+        match problem {
+            Some(what) => {
+                pr_warn!("restore: image refused: bad {}\n", what);
+                Err(code::EINVAL)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Set what the restore stub may hold wrong: dispositions, sigaltstack, tid address,

@@ -78,17 +78,42 @@ def nodes_reach_each_other(lab):
 
 
 def authenticated_ping(lab):
-    """migctl ping reaches the other daemon with the cluster key; a peer with another key is
-    refused with exit code 9 and the refusal is logged on the refusing node."""
-    out = lab.node(1).ok('migctl ping 192.0.2.2', timeout=30)
+    """migctl ping reaches the other daemon: each node has its own key and accepts the keys
+    its peers file lists. A node whose key is not listed is refused with exit code 9 and the
+    refusal is logged with the key; deleting a node's line revokes it at once (no restart),
+    putting it back readmits it; an initiator refuses a responder it does not list; a peers
+    file others could write is refused (exit code 7)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    out = n1.ok('migctl ping 192.0.2.2', timeout=30)
     expect('node node2 answered' in out and 'module: 0.1.0' in out, out)
-    pong = json.loads(lab.node(2).ok('migctl ping --json 192.0.2.1', timeout=30))
+    pong = json.loads(n2.ok('migctl ping --json 192.0.2.1', timeout=30))
     expect(pong['node'] == 'node1', pong)
-    rc, out = lab.node(1).sh('migctl keygen > /tmp/wrong.key && chmod 600 /tmp/wrong.key && '
-                             'migctl ping --key /tmp/wrong.key 192.0.2.2', timeout=30)
+    expect(wait_console(n2, r'peer 192\.0\.2\.1:\d+ authenticated as node1'), 'node2 did not name node1')
+    mine = n1.ok('migctl pubkey').split()
+    expect(n1.ok("grep ' node1$' /etc/migr/peers").split() == mine, 'migctl pubkey differs from the peers file')
+    expect(n1.sh('ls /etc/migr/keys')[0] != 0 and n1.ok('stat -c %a /etc/migr/node.key').strip() == '600',
+           'a node keeps other nodes\' keys or its own key is exposed')
+
+    rc, out = n1.sh('migctl keygen > /tmp/wrong.key && chmod 600 /tmp/wrong.key && '
+                    'migctl ping --key /tmp/wrong.key 192.0.2.2', timeout=30)
     expect(rc == 9 and 'refused authentication' in out, f'rc {rc}: {out!r}')
-    expect(wait_console(lab.node(2), r'refused peer 192\.0\.2\.1:\d+: authentication failed'),
+    expect(wait_console(n2, r'refused peer 192\.0\.2\.1:\d+: its key [0-9a-f]{64} is not in /etc/migr/peers'),
            'node2 did not log the refusal')
+
+    # Revocation is one edit on the refusing node, effective at the next connection.
+    n2.ok("cp /etc/migr/peers /tmp/peers.all && grep -v ' node1$' /tmp/peers.all > /etc/migr/peers")
+    rc, out = n1.sh('migctl ping 192.0.2.2', timeout=30)
+    expect(rc == 9 and 'refused authentication' in out, f'revoked node1 was not refused: rc {rc}: {out!r}')
+    n2.ok('cat /tmp/peers.all > /etc/migr/peers')
+    n1.ok('migctl ping 192.0.2.2', timeout=30)
+
+    # The initiator checks the responder's key too.
+    n1.ok("grep -v ' node2$' /etc/migr/peers > /tmp/peers.no2 && chmod 644 /tmp/peers.no2")
+    rc, out = n1.sh('migctl ping --peers /tmp/peers.no2 192.0.2.2', timeout=30)
+    expect(rc != 0 and re.search(r'its key [0-9a-f]{64} is not in /tmp/peers\.no2', out), f'rc {rc}: {out!r}')
+    n1.ok('chmod 666 /tmp/peers.no2')
+    rc, out = n1.sh('migctl ping --peers /tmp/peers.no2 192.0.2.2', timeout=30)
+    expect(rc == 7 and 'writable by group or others' in out, f'rc {rc}: {out!r}')
     rc, out = lab.node(1).sh('migctl ping 192.0.2.99:7070 --timeout 2', timeout=30)
     expect(rc == 8 and 'unreachable' in out, f'rc {rc}: {out!r}')
 
@@ -109,7 +134,9 @@ def malformed_requests_named(lab):
     """Malformed requests sent straight to the module (progs/nlprobe.c) are refused with an
     error and an extack that names what is wrong, as in-tree families do: the missing
     attribute, the attribute of the wrong size or value, an unknown attribute or command; no
-    warning reaches the kernel log (the runner checks every scenario's dmesg)."""
+    warning reaches the kernel log (the runner checks every scenario's dmesg). Restore images
+    with one forged field (mm fields, sigaltstack, rseq, signal flags) are refused where the
+    same image with sane fields is accepted."""
     out = lab.node(1).ok("nlprobe")
     got = {}
     for line in out.splitlines():
@@ -129,6 +156,14 @@ def malformed_requests_named(lab):
         'page-data-without-id': (22, dict(miss_type=uapi_enum_value('MIGR_A_PAGER_ID'))),
         'unknown-command': (95, {}),
         'thaw-without-session': (22, dict(miss_type=session)),
+        # Restore images a peer could forge, each refused as the kernel's own setters would.
+        'restore-sane-image': (0, {}),
+        'restore-forged-code-range': (22, {}),
+        'restore-forged-kernel-address': (22, {}),
+        'restore-forged-brk': (22, {}),
+        'restore-forged-sigaltstack': (22, {}),
+        'restore-forged-rseq': (22, {}),
+        'restore-forged-sigaction': (22, {}),
     }
     for case, (errno, extack) in want.items():
         expect(case in got, f'{case}: no answer in {out!r}')

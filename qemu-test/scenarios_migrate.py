@@ -309,7 +309,8 @@ def refusals_on_the_target(lab, t):
     n2.ok('migctl keygen > /tmp/other.key && chmod 600 /tmp/other.key && '
           '(migctl serve --listen 0.0.0.0:7071 --key /tmp/other.key --socket /tmp/other.sock '
           '> /tmp/other.log 2>&1 3>&- &) && sleep 0.5')
-    refuse(n1, pid, 'node2:7071', r'refused authentication')
+    # A daemon whose key node1 does not list (a stranger on node2's address): node1 refuses it.
+    refuse(n1, pid, 'node2:7071', r'its key [0-9a-f]{64} is not in /etc/migr/peers')
     untouched(n1, pid, '/tmp/c.out')
     expect(n1.ok('migctl ps').count('refused') - refused_before >= 3, n1.ok('migctl ps'))
 

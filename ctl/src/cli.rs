@@ -35,8 +35,13 @@ pub enum Cmd {
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0:7070")]
         listen: String,
+        /// This node's private key (mode 600; `migctl keygen` makes one).
         #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
         key: PathBuf,
+        /// Public keys of the nodes this one trusts, one per line (`migctl pubkey` prints
+        /// this node's line); read again for every connection.
+        #[arg(long, default_value = peer::DEFAULT_PEERS_PATH)]
+        peers: PathBuf,
         /// Local control socket (for `migctl migrate` and `ps` on this node).
         #[arg(long, default_value = local::SOCKET_PATH)]
         socket: PathBuf,
@@ -56,16 +61,29 @@ pub enum Cmd {
     Ping {
         /// host or host:port of the other node's daemon.
         node: String,
+        /// This node's private key.
         #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
         key: PathBuf,
+        /// The nodes this one trusts.
+        #[arg(long, default_value = peer::DEFAULT_PEERS_PATH)]
+        peers: PathBuf,
         #[arg(long)]
         json: bool,
         /// Seconds to wait for the peer.
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
-    /// Print a new random cluster key (copy the same file to every node).
+    /// Print a new random private key for this node (save it as /etc/migr/node.key, mode
+    /// 600; it never leaves the node).
     Keygen,
+    /// Print this node's line for the other nodes' peers files: its public key and name.
+    Pubkey {
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        /// The name to list it under (default: this node's hostname).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Move a running process to another node (stop-and-copy): it carries on there from
     /// where it stopped. A refused or failed migration leaves it running here, untouched.
     Migrate {
@@ -121,15 +139,15 @@ pub fn run(cli: Cli) -> Result<()> {
             println!("{}", if json { info.to_json() } else { info.to_text() });
             Ok(())
         }
-        Cmd::Serve { listen, key, socket, inject_fault, peer_timeout, hold_timeout } => {
+        Cmd::Serve { listen, key, peers, socket, inject_fault, peer_timeout, hold_timeout } => {
             let mut config = Config::new(&listen, &socket);
             config.peer_timeout = std::time::Duration::from_secs(peer_timeout);
             config.hold_timeout = std::time::Duration::from_secs(hold_timeout);
-            let node = Node::new(peer::key::load(&key)?, inject_fault, config);
+            let node = Node::new(peer::key::Identity::load(&key, &peers)?, inject_fault, config);
             peer::serve::run(node)
         }
-        Cmd::Ping { node, key, json, timeout } => {
-            let pong = peer::ping::ping(&node, &peer::key::load(&key)?, timeout)?;
+        Cmd::Ping { node, key, peers, json, timeout } => {
+            let pong = peer::ping::ping(&node, &peer::key::Identity::load(&key, &peers)?, timeout)?;
             if json {
                 println!("{}", serde_json::to_string(&pong).map_err(CtlError::Json)?);
             } else {
@@ -154,6 +172,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Cmd::Ps { json, forget } => client::ps(json, forget),
         Cmd::Keygen => {
             println!("{}", peer::key::generate()?);
+            Ok(())
+        }
+        Cmd::Pubkey { key, name } => {
+            let public = peer::key::public_of(&peer::key::load(&key)?);
+            println!("{} {}", peer::key::hex(&public), name.unwrap_or_else(crate::node::hostname));
             Ok(())
         }
         Cmd::GenDocs { dir } => docs::write_all(&dir),

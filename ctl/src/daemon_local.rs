@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn ps_shows_this_nodes_table() {
-        let node = Node::new([0; 32], None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
+        let node = Node::new(crate::peer::key::Identity::new([0; 32], std::path::Path::new("/nonexistent")), None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
         let id = node.table.add(77, Direction::In, "node1", nix::unistd::getuid().as_raw());
         node.set_state(id, State::Running);
         match ask(&node, LocalRequest::Ps) {
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_migration_without_proof_is_refused_typed() {
-        let node = Node::new([0; 32], None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
+        let node = Node::new(crate::peer::key::Identity::new([0; 32], std::path::Path::new("/nonexistent")), None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
         let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager };
         let ev = ask(&node, req);
         assert_eq!(ev, LocalEvent::Failed(Failure::Refused(Refused::NoProof)));

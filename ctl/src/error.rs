@@ -25,11 +25,11 @@ pub enum CtlError {
     ProtocolMismatch { module: u32, ours: u32 },
     #[error("module error: {0}")]
     Module(#[from] ModuleError),
-    #[error("cluster key: {0}")]
+    #[error("node key: {0}")]
     Key(#[from] KeyError),
     #[error("peer {peer} unreachable: {source}")]
     PeerUnreachable { peer: String, source: std::io::Error },
-    #[error("peer {peer} refused authentication (is the cluster key the same on both nodes?)")]
+    #[error("peer {peer} refused authentication (is this node's public key in its peers file?)")]
     AuthFailed { peer: String },
     #[error("peer {peer}: {reason}")]
     Peer { peer: String, reason: PeerReason },
@@ -119,7 +119,7 @@ pub enum ModuleError {
     BadImage(&'static str),
 }
 
-/// What is wrong with a cluster key file.
+/// What is wrong with a node's key file or its peers file.
 #[derive(Debug, Error)]
 pub enum KeyError {
     #[error("{}: {source} (make one with: migctl keygen)", path.display())]
@@ -134,6 +134,12 @@ pub enum KeyError {
     Format,
     #[error("no randomness: {0}")]
     Random(getrandom::Error),
+    #[error("peers file {}: {source}", path.display())]
+    PeersMissing { path: PathBuf, source: std::io::Error },
+    #[error("peers file {} is writable by group or others, or owned by another user; chmod 644 it", path.display())]
+    PeersExposed { path: PathBuf },
+    #[error("peers file {} line {line}: expected a public key (64 hex digits) and an optional name", path.display())]
+    PeersLine { path: PathBuf, line: usize },
 }
 
 /// Why a peer's answer is of no use.

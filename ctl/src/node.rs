@@ -1,4 +1,4 @@
-//! The node context: what one daemon holds for all its migrations (cluster key, armed fault
+//! The node context: what one daemon holds for all its migrations (its identity, armed fault
 //! point, the migration table, configuration, and the registry through which a session's
 //! services find each other), passed explicitly, never a process-wide global.
 
@@ -46,7 +46,7 @@ impl Config {
 }
 
 pub struct Node {
-    pub key: [u8; 32],
+    pub identity: crate::peer::key::Identity,
     pub faults: Faults,
     pub config: Config,
     pub table: Table,
@@ -54,8 +54,8 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(key: [u8; 32], fault: Option<FaultPoint>, config: Config) -> Arc<Self> {
-        Arc::new(Node { key, faults: Faults::new(fault), config, table: Table::default(), registry: Registry::default() })
+    pub fn new(identity: crate::peer::key::Identity, fault: Option<FaultPoint>, config: Config) -> Arc<Self> {
+        Arc::new(Node { identity, faults: Faults::new(fault), config, table: Table::default(), registry: Registry::default() })
     }
 
     /// The record `id` of the table, changed by `f`.
@@ -85,8 +85,8 @@ mod tests {
 
     #[test]
     fn two_nodes_in_one_process_do_not_share_state() {
-        let a = Node::new([1; 32], Some(FaultPoint::TargetMidPages), Config::new("0.0.0.0:1", Path::new("/a")));
-        let b = Node::new([2; 32], None, Config::new("0.0.0.0:2", Path::new("/b")));
+        let a = Node::new(crate::peer::key::Identity::new([1; 32], std::path::Path::new("/nonexistent")), Some(FaultPoint::TargetMidPages), Config::new("0.0.0.0:1", Path::new("/a")));
+        let b = Node::new(crate::peer::key::Identity::new([2; 32], std::path::Path::new("/nonexistent")), None, Config::new("0.0.0.0:2", Path::new("/b")));
         a.table.add(1, crate::migrate::table::Direction::Out, "x", 0);
         assert_eq!((a.table.all().len(), b.table.all().len()), (1, 0));
         assert!(a.faults.armed(FaultPoint::TargetMidPages) && !b.faults.armed(FaultPoint::TargetMidPages));

@@ -21,6 +21,27 @@ pub(crate) const REG_IP: usize = 16;
 /// Signals (the glue asserts _NSIG == 64, the size of the `sigactions` attribute).
 pub(crate) const NSIG: usize = bindings::_NSIG as usize;
 
+/// The sigaction flags user mode may set (UAPI_SA_FLAGS, include/linux/signal_types.h, with
+/// x86's SA_RESTORER); do_sigaction clears any other.
+pub(crate) const UAPI_SA_FLAGS: u64 = (bindings::SA_NOCLDSTOP
+    | bindings::SA_NOCLDWAIT
+    | bindings::SA_SIGINFO
+    | bindings::SA_ONSTACK
+    | bindings::SA_RESTART
+    | bindings::SA_NODEFER
+    | bindings::SA_RESETHAND
+    | bindings::SA_EXPOSE_TAGBITS
+    | bindings::SA_RESTORER) as u64;
+/// sigaltstack modes and flag (uapi/linux/signal.h).
+pub(crate) const SS_ONSTACK: u32 = bindings::SS_ONSTACK;
+pub(crate) const SS_DISABLE: u32 = bindings::SS_DISABLE;
+pub(crate) const SS_AUTODISARM: u32 = bindings::SS_AUTODISARM;
+/// The first ABI's `struct rseq` size and its alignment (ORIG_RSEQ_SIZE and
+/// __alignof__(struct rseq), kernel/rseq.c; a #define bindgen does not carry).
+pub(crate) const ORIG_RSEQ_SIZE: u32 = 32;
+/// `struct robust_list_head` on x86-64 (three pointers).
+pub(crate) const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+
 /// Syscall numbers involved in restarts (x86-64, from bindgen's asm/unistd_64.h).
 pub(crate) const NR_RESTART_SYSCALL: u64 = bindings::__NR_restart_syscall as u64;
 pub(crate) const NR_NANOSLEEP: u64 = bindings::__NR_nanosleep as u64;

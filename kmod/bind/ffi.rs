@@ -276,6 +276,7 @@ extern "C" {
     pub(crate) fn migr_uffd_read(uffd: *mut bindings::file, msg: *mut UffdMsg) -> c_long;
     pub(crate) fn migr_take_fd(fd: u32) -> *mut bindings::file;
     pub(crate) fn migr_uffd_mm(uffd: *mut bindings::file) -> *mut bindings::mm_struct;
+    pub(crate) fn migr_uffd_registered(uffd: *mut bindings::file, pairs: *mut u64, max: u32) -> c_long;
     pub(crate) fn migr_mmget_not_zero(mm: *mut bindings::mm_struct) -> bool;
     pub(crate) fn migr_mmgrab_current() -> *mut bindings::mm_struct;
     pub(crate) fn migr_mmdrop(mm: *mut bindings::mm_struct);
@@ -294,6 +295,7 @@ extern "C" {
     pub(crate) static migr_uffdio_zeropage: u32;
     pub(crate) static migr_uffdio_poison: u32;
     pub(crate) static migr_uffdio_wake: u32;
+    pub(crate) static migr_uffdio_unregister: u32;
     pub(crate) static migr_uffd_api: u64;
     pub(crate) static migr_uffd_register_mode_missing: u64;
     pub(crate) static migr_uffd_features: u64;

@@ -221,6 +221,44 @@ impl Uffd {
         ioctl(&self.file, st, unsafe { ffi::migr_uffdio_poison }, &mut p).map(|_| ())
     }
 
+    /// Unregister every mapping registered on this context (UFFDIO_UNREGISTER, adjacent ones
+    /// in one call): they become plain anonymous memory while the context still lives, and
+    /// the faults waiting in them are woken to fault again. Closing a context that still has
+    /// registered mappings leaves a window (`released` set, mappings not yet cleared, the
+    /// mmap lock wanted for writing) in which a fault returns VM_FAULT_NOPAGE and is retried
+    /// at once: a fault taken in kernel mode (a read() into the range) then retries without
+    /// a scheduling point, and on one CPU without preemption it starves the closer forever
+    /// (seen: an RCU stall, the task spinning in the fault path). Unregistering first has no
+    /// such window: a fault on a still-registered mapping waits for its message instead.
+    /// Process context, with `st` in current's mm.
+    pub(crate) fn unregister_all(&self, st: &Staging) -> Result {
+        let mut pairs = KVec::from_elem(0u64, 2 * MAX_REGISTERED, GFP_KERNEL)?;
+        // SAFETY: the file is a live userfaultfd file (type invariant); `pairs` has room for
+        // MAX_REGISTERED pairs.
+        let n = unsafe { ffi::migr_uffd_registered(self.file.raw(), pairs.as_mut_ptr(), MAX_REGISTERED as u32) };
+        if n < 0 {
+            return Err(Error::from_errno(n as i32));
+        }
+        let ranges = pairs.chunks_exact(2).take(n as usize).filter_map(|p| match p {
+            [s, e] => Some((*s, *e)),
+            _ => None,
+        });
+        let mut ranges = ranges.peekable();
+        while let Some((start, mut end)) = ranges.next() {
+            while let Some(&(s, e)) = ranges.peek() {
+                if s != end {
+                    break;
+                }
+                end = e;
+                ranges.next();
+            }
+            let mut r = UffdioRange { start, len: end.saturating_sub(start) };
+            // SAFETY: a constant of the glue.
+            ioctl(&self.file, st, unsafe { ffi::migr_uffdio_unregister }, &mut r)?;
+        }
+        Ok(())
+    }
+
     /// Wake the faults waiting in `[start, start + len)` (they fault again).
     pub(crate) fn wake(&self, st: &Staging, start: u64, len: u64) -> Result {
         let mut r = UffdioRange { start, len };
@@ -236,6 +274,9 @@ pub(crate) struct Staging {
 }
 
 const STAGING_LEN: u64 = 2 * PAGE_SIZE as u64;
+/// Registered mappings `unregister_all` handles in one context (a lazy image has at most
+/// uapi MAX_VMAS mappings; forks and mremap split a few more).
+const MAX_REGISTERED: usize = 2048;
 
 impl Staging {
     /// Run `f` with a staging area mapped in `current`'s mm (process context, with an mm:

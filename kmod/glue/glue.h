@@ -159,6 +159,7 @@ int migr_copy_to_user(u64 dst, const void *src, u32 len);
 long migr_uffd_read(struct file *uffd, struct uffd_msg *msg);
 struct file *migr_take_fd(u32 fd);
 struct mm_struct *migr_uffd_mm(struct file *uffd);
+long migr_uffd_registered(struct file *uffd, u64 *pairs, u32 max);
 bool migr_mmget_not_zero(struct mm_struct *mm);
 struct mm_struct *migr_mmgrab_current(void);
 void migr_mmdrop(struct mm_struct *mm);
@@ -172,7 +173,7 @@ void migr_drain_stop(void);
 void *migr_uffd_watch(struct file *uffd);
 void migr_uffd_unwatch(void *watch);
 extern const u32 migr_uffdio_api, migr_uffdio_register, migr_uffdio_copy, migr_uffdio_zeropage,
-	migr_uffdio_poison, migr_uffdio_wake;
+	migr_uffdio_poison, migr_uffdio_wake, migr_uffdio_unregister;
 extern const u64 migr_uffd_api, migr_uffd_register_mode_missing, migr_uffd_features;
 extern const u8 migr_uffd_event_pagefault, migr_uffd_event_fork, migr_uffd_event_remap,
 	migr_uffd_event_remove, migr_uffd_event_unmap;

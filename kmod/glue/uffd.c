@@ -46,7 +46,8 @@ MIGR_LAYOUT(struct uffdio_range, 16);
 
 const u32 migr_uffdio_api = UFFDIO_API, migr_uffdio_register = UFFDIO_REGISTER,
 	  migr_uffdio_copy = UFFDIO_COPY, migr_uffdio_zeropage = UFFDIO_ZEROPAGE,
-	  migr_uffdio_poison = UFFDIO_POISON, migr_uffdio_wake = UFFDIO_WAKE;
+	  migr_uffdio_poison = UFFDIO_POISON, migr_uffdio_wake = UFFDIO_WAKE,
+	  migr_uffdio_unregister = UFFDIO_UNREGISTER;
 const u64 migr_uffd_api = UFFD_API, migr_uffd_register_mode_missing = UFFDIO_REGISTER_MODE_MISSING;
 const u64 migr_uffd_features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
 			       UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
@@ -117,6 +118,40 @@ struct mm_struct *migr_uffd_mm(struct file *uffd)
 	struct userfaultfd_ctx *ctx = uffd->private_data;
 
 	return ctx->mm;
+}
+
+/* The mappings of the context's mm registered on this context (vma->vm_userfaultfd_ctx),
+ * as start/end pairs in address order: how many pairs were written (at most max), -E2BIG if
+ * there are more, -ESRCH if the mm has no users left. Read under the mmap lock, which is
+ * released before returning: the caller unregisters them after (that takes it for writing). */
+long migr_uffd_registered(struct file *uffd, u64 *pairs, u32 max)
+{
+	struct userfaultfd_ctx *ctx = uffd->private_data;
+	struct mm_struct *mm = ctx->mm;
+	struct vm_area_struct *vma;
+	long n = 0;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	mmap_read_lock(mm);
+	{
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma) {
+			if (vma->vm_userfaultfd_ctx.ctx != ctx)
+				continue;
+			if (n == max) {
+				n = -E2BIG;
+				break;
+			}
+			pairs[2 * n] = vma->vm_start;
+			pairs[2 * n + 1] = vma->vm_end;
+			n++;
+		}
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return n;
 }
 
 /* Take an mm_users reference if the mm still has users (mmget_not_zero). */

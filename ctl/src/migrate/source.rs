@@ -129,8 +129,10 @@ pub fn migrate(
     let addr = resolve(to).map_err(Failure::refused)?;
     let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
         .map_err(|e| Failure::refused(format!("target {to} unreachable: {e}")))?;
-    let ch = Channel::initiate(stream, &node.key).map_err(|e| match e {
-        ChannelError::Auth => Failure::refused(format!("target {to} refused authentication (cluster key differs?)")),
+    let ch = Channel::initiate(stream, &node.identity).map_err(|e| match e {
+        ChannelError::Auth => {
+            Failure::refused(format!("target {to} refused authentication (is this node's public key in its peers file?)"))
+        }
         other => Failure::refused(format!("target {to}: {other}")),
     })?;
     ch.set_timeout(node.config.peer_timeout).map_err(Failure::refused)?;

@@ -1,5 +1,5 @@
-//! Node-to-node side of migctl: the cluster key, the authenticated channel, the messages
-//! and the daemon that answers them.
+//! Node-to-node side of migctl: node keys and peers files, the authenticated channel, the
+//! messages and the daemon that answers them.
 
 pub mod channel;
 pub mod key;
@@ -7,7 +7,8 @@ pub mod ping;
 pub mod proto;
 pub mod serve;
 
-pub const DEFAULT_KEY_PATH: &str = "/etc/migr/cluster.key";
+pub const DEFAULT_KEY_PATH: &str = "/etc/migr/node.key";
+pub const DEFAULT_PEERS_PATH: &str = "/etc/migr/peers";
 pub const DEFAULT_PORT: u16 = 7070;
 /// A peer whose daemon does not answer is given up after this long (a read or a write that
 /// makes no progress). It bounds the target's work between two messages (a restore of

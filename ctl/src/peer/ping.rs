@@ -26,7 +26,7 @@ pub fn resolve(node: &str) -> Result<std::net::SocketAddr> {
         .ok_or_else(|| CtlError::PeerUnreachable { peer: node.into(), source: std::io::Error::other("no address") })
 }
 
-pub fn ping(node: &str, key: &[u8; 32], timeout_s: u64) -> Result<Pong> {
+pub fn ping(node: &str, identity: &super::key::Identity, timeout_s: u64) -> Result<Pong> {
     let addr = resolve(node)?;
     let timeout = Duration::from_secs(timeout_s.max(1));
     let unreachable = |source: std::io::Error| CtlError::PeerUnreachable { peer: node.into(), source };
@@ -39,7 +39,7 @@ pub fn ping(node: &str, key: &[u8; 32], timeout_s: u64) -> Result<Pong> {
         other => CtlError::Peer { peer: node.into(), reason: other.into() },
     };
     let start = Instant::now();
-    let mut ch = Channel::initiate(stream, key).map_err(peer_err)?;
+    let mut ch = Channel::initiate(stream, identity).map_err(peer_err)?;
     let mut nonce = [0u8; 8];
     getrandom::getrandom(&mut nonce)?;
     let nonce = u64::from_ne_bytes(nonce);

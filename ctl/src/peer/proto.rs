@@ -10,7 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-pub const WIRE_VERSION: u32 = 3;
+/// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key).
+pub const WIRE_VERSION: u32 = 4;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,5 +1,5 @@
 //! `migctl serve`: the node daemon. One thread per connection; every connection must pass the
-//! Noise handshake with the cluster key before any request is read. What a peer that has not
+//! Noise handshake with a key listed in the peers file before any request is read. What a peer that has not
 //! authenticated can cost is bounded: at most MAX_HANDSHAKES of them at once (more are closed
 //! on accept), each for at most HANDSHAKE_TIMEOUT, with the handshake's fixed-size buffers.
 //! Refusals are logged with the peer's address.
@@ -68,12 +68,12 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
     let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
-    let accepted = Channel::accept(stream, &node.key);
+    let accepted = Channel::accept(stream, &node.identity);
     drop(slot);
     let mut ch = match accepted {
         Ok(ch) => ch,
         Err(ChannelError::Auth) => {
-            warn!("refused peer {peer}: authentication failed (wrong or missing cluster key)");
+            warn!("refused peer {peer}: authentication failed (not a migr node, or its handshake was altered)");
             return;
         }
         Err(e) => {
@@ -81,7 +81,8 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
             return;
         }
     };
-    info!("peer {peer} authenticated");
+    info!("peer {peer} authenticated as {}", ch.peer_name);
+    let peer = format!("{peer} ({})", ch.peer_name);
     if let Err(e) = ch.set_timeout(node.config.peer_timeout) {
         warn!("peer {peer}: {e}");
         return;

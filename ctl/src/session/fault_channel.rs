@@ -101,12 +101,11 @@ impl FaultChannel {
         let (tx, rx) = channel::<u64>();
         node.registry.add_fault_queue(pager, tx);
         let node = node.clone();
-        let key = node.key;
         let svc = Arc::new(FaultChannel { ended: ended.clone() });
         std::thread::spawn(move || {
             let result = (|| -> Result<(), ServiceError> {
                 let stream = TcpStream::connect_timeout(&source, Duration::from_secs(5))?;
-                let mut ch = Channel::initiate(stream, &key)?;
+                let mut ch = Channel::initiate(stream, &node.identity)?;
                 ch.set_timeout(node.config.peer_timeout)?;
                 ch.send(&Request::FaultChannel { token })?;
                 let mut m = ModuleClient::connect()?;
