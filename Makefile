@@ -6,13 +6,14 @@ VARIANT ?= normal
 help:
 	@echo "make demo        set up, build, boot two nodes and show each one answering"
 	@echo "make test        set up, build, run every check: unit tests, uapi, lab (normal and debug kernels)"
-	@echo "make lab         boot two nodes, copy FILES='a b' to /root and run CMD='...' on node1"
+	@echo "make lab         boot NODES=3 (1-10) nodes and keep them up; FILES='a b' in /root, CMD='...' on node1; qemu-test/attach N: a shell"
 	@echo "make torture     the differential torture test, seeds 1..SEEDS (20), MODE=eager|lazy, VARIANT=normal|debug"
 	@echo "make bench       migr vs CRIU vs the raw network in the lab (16 MiB-1 GiB; writes docs/BENCH.md, ~30 min)"
 	@echo "make bench-quick the same for 16 and 256 MiB (report in build/bench/BENCH.md)"
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"
+	@echo "make install     migctl, migr.ko (KDIR=kernel build tree, default the running one's) and migr.service"
 	@echo "make docs        migctl's man pages (build/man) and bash/zsh/fish completions (build/completions)"
 	@echo "make uapi        regenerate the files derived from uapi/migr.yaml; check-uapi verifies them"
 
@@ -47,8 +48,9 @@ test: setup
 demo: setup
 	qemu-test/demo
 
+NODES ?= 3
 lab: setup
-	MIGR_LAB_CMD='$(CMD)' qemu-test/demo $(FILES)
+	NODES='$(NODES)' CMD='$(CMD)' VARIANT='$(VARIANT)' qemu-test/lab-up $(FILES)
 
 # The differential torture test with more seeds (1..SEEDS) and a chosen mode (issue 11).
 SEEDS ?= 20
@@ -64,8 +66,13 @@ bench-quick:
 	@scripts/setup bench
 	qemu-test/bench.py --quick --report build/bench/BENCH.md
 
+# migctl, migr.ko (against KDIR, default the running kernel's build tree) and the daemon's
+# systemd unit; DESTDIR= for a staging directory.
+install: setup
+	KDIR='$(KDIR)' DESTDIR='$(DESTDIR)' deploy/install
+
 clean:
 	rm -rf build ctl/target
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
-.PHONY: help setup kernel kmod ctl docs uapi check-uapi unit test demo lab torture bench bench-quick clean
+.PHONY: help setup kernel kmod ctl install docs uapi check-uapi unit test demo lab torture bench bench-quick clean

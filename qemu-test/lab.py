@@ -1,9 +1,14 @@
-"""The migr lab: boots N QEMU/TCG nodes linked over loopback and drives them.
+"""The migr lab: boots N QEMU/TCG nodes on one virtual network and drives them.
 
-Each node has two serial lines: ttyS0, the console, goes to a log file; ttyS1 goes to a Unix
-socket where the node's lab agent (rootfs/lab-agent.c) runs shell commands for us. Node 2..N
-listen for node 1's virtual network link on free loopback ports picked at run time, so two
-labs can run side by side.
+Each node has three serial lines: ttyS0, the console, goes to a log file; ttyS1 goes to a Unix
+socket where the node's lab agent (rootfs/lab-agent.c) runs shell commands for us; ttyS2 is a
+shell for a person (qemu-test/attach). The network (Lab.link):
+- "bridge" (the suite, `make lab`; any number of nodes): a Linux bridge with one tap device
+  per node, in a network namespace the lab creates for itself and deletes when it stops, so
+  nothing of it shows in the host's network and two labs each have their own switch. Root
+  only. A node's link can be cut and restored by itself (Lab.cut_link / restore_link).
+- "stream" / "datagram" (two nodes only): QEMU's socket backends over loopback ports picked
+  at run time; `make bench` measures over the datagram one.
 """
 import base64
 import itertools
@@ -53,6 +58,69 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_ip(*args):
+    """`ip ARGS`; a failure raises LabError with what ip said."""
+    r = subprocess.run(['ip', *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise LabError(f'ip {" ".join(args)}: {r.stdout.strip()}')
+    return r.stdout
+
+
+class Switch:
+    """The lab's virtual switch: bridge br0 and taps tap1..tapN in the network namespace
+    migr-lab-PID-K. Each node's QEMU runs inside that namespace (`ip netns exec` execs it, so
+    the Popen pid is QEMU's) and opens its tap. The bridge has no STP (nothing loops) and no
+    forwarding delay, so a port forwards as soon as it is up. Deleting the namespace deletes
+    the bridge and the taps; namespaces of labs whose process died are deleted at the next
+    start."""
+    ids = itertools.count(1)
+
+    def __init__(self, nodes):
+        self.ns = f'migr-lab-{os.getpid()}-{next(Switch.ids)}'
+        self.nodes = nodes
+
+    @staticmethod
+    def reap_stale():
+        out = subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True).stdout
+        for name in re.findall(r'^migr-lab-(\d+)-\d+', out, re.M):
+            if not os.path.exists(f'/proc/{name}'):
+                for ns in re.findall(rf'^(migr-lab-{name}-\d+)', out, re.M):
+                    subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+
+    def up(self):
+        if os.geteuid() != 0:
+            raise LabError('the lab\'s switch needs root (a network namespace with a bridge and taps)')
+        Switch.reap_stale()
+        run_ip('netns', 'add', self.ns)
+        try:
+            run_ip('-n', self.ns, 'link', 'add', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0')
+            run_ip('-n', self.ns, 'link', 'set', 'br0', 'up')
+            for n in self.nodes:
+                run_ip('-n', self.ns, 'tuntap', 'add', f'tap{n}', 'mode', 'tap')
+                run_ip('-n', self.ns, 'link', 'set', f'tap{n}', 'master', 'br0')
+                run_ip('-n', self.ns, 'link', 'set', f'tap{n}', 'up')
+        except LabError:
+            self.down()
+            raise
+
+    def netdev(self, n):
+        return f'tap,id=n,ifname=tap{n},script=no,downscript=no'
+
+    def wrap(self, cmd):
+        return ['ip', 'netns', 'exec', self.ns, *cmd]
+
+    def cut(self, n):
+        """Node n's cable out of the switch: its frames go nowhere, nobody's reach it."""
+        run_ip('-n', self.ns, 'link', 'set', f'tap{n}', 'nomaster')
+
+    def restore(self, n):
+        run_ip('-n', self.ns, 'link', 'set', f'tap{n}', 'master', 'br0')
+
+    def down(self):
+        subprocess.run(['ip', 'netns', 'del', self.ns], stderr=subprocess.DEVNULL)
+
+
 def wait_listening(port, deadline):
     """Until a socket of this host listens on TCP `port` (found in /proc/net/tcp: trying to
     connect would take the one connection a QEMU socket netdev accepts)."""
@@ -73,6 +141,7 @@ class Node:
         self.addr = f'192.0.2.{n}'
         self.console = os.path.join(lab.logdir, f'{self.name}.console.log')
         self.sock_path = os.path.join(lab.rundir, f'{self.name}.ctl')
+        self.shell_path = os.path.join(lab.rundir, f'{self.name}.shell')
         self.proc = None
         self.sock = None
         self.buf = b''
@@ -98,10 +167,15 @@ class Node:
                 '-chardev', f'file,id=con,path={self.console}', '-serial', 'chardev:con',
                 '-chardev', f'socket,id=ctl,path={self.sock_path},server=on,wait=off',
                 '-serial', 'chardev:ctl',
+                '-chardev', f'socket,id=sh,path={self.shell_path},server=on,wait=off',
+                '-serial', 'chardev:sh',
                 '-netdev', netdev, '-device', f'virtio-net-pci,netdev=n,mac={mac}']
 
     def start(self, netdev):
-        self.proc = subprocess.Popen(self.qemu_cmd(netdev), stdin=subprocess.DEVNULL,
+        cmd = self.qemu_cmd(netdev)
+        if self.lab.switch:
+            cmd = self.lab.switch.wrap(cmd)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=open(self.console + '.qemu', 'w'))
 
     def connect(self, deadline):
@@ -215,10 +289,15 @@ class Node:
 
 class Lab:
     def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False,
-                 link='stream', host_tsc=os.environ.get('LAB_HOST_TSC') == '1'):
-        if nodes != 2:
-            raise LabError('this lab links exactly two nodes for now')
+                 link='bridge', host_tsc=os.environ.get('LAB_HOST_TSC') == '1'):
+        if link not in ('bridge', 'stream', 'datagram'):
+            raise LabError(f'unknown link {link!r} (bridge, stream, datagram)')
+        if link != 'bridge' and nodes != 2:
+            raise LabError(f'the {link} link joins exactly two nodes; use the bridge for {nodes}')
+        if not 1 <= nodes <= 10:
+            raise LabError(f'{nodes} nodes: the lab has 1 to 10 (addresses, keys and pid ranges)')
         self.kernel, self.initrd, self.logdir = kernel, initrd, logdir
+        self.switch = Switch(range(1, nodes + 1)) if link == 'bridge' else None
         self.mem_mb, self.panic_on_oops, self.link, self.host_tsc = mem_mb, panic_on_oops, link, host_tsc
         os.makedirs(logdir, exist_ok=True)
         self.rundir = logdir
@@ -227,8 +306,14 @@ class Lab:
     def node(self, n):
         return self.nodes[n - 1]
 
-    def start(self, boot_timeout=120):
-        if self.link == 'datagram':
+    def start(self, boot_timeout=None):
+        # Nodes boot at once, sharing the host's cores: more nodes, longer.
+        boot_timeout = boot_timeout or 60 + 30 * len(self.nodes)
+        if self.switch:
+            self.switch.up()
+            for node in self.nodes:
+                node.start(self.switch.netdev(node.n))
+        elif self.link == 'datagram':
             # One UDP datagram per Ethernet frame, like a LAN: frames can be lost (TCP in the
             # nodes recovers), and each arrives by itself. Used by `make bench`: over the
             # stream link a reply of 2-3 frames (a 4 KiB page) waits ~44 ms in QEMU, which
@@ -253,6 +338,17 @@ class Lab:
     def stop(self):
         for node in self.nodes:
             node.stop()
+        if self.switch:
+            self.switch.down()
+
+    def cut_link(self, n):
+        """Unplug node n from the switch (the node runs on, unreachable)."""
+        if not self.switch:
+            raise LabError(f'the {self.link} link cannot be cut per node')
+        self.switch.cut(n)
+
+    def restore_link(self, n):
+        self.switch.restore(n)
 
     def mark(self):
         """A scenario begins: console_text() and splats() see only what comes from now on."""

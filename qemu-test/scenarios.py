@@ -72,9 +72,23 @@ def rmmod_clean(lab):
 
 
 def nodes_reach_each_other(lab):
-    """The virtual network links the nodes both ways."""
-    lab.node(1).ok('ping -c 2 -W 5 192.0.2.2', timeout=30)
-    lab.node(2).ok('ping -c 2 -W 5 192.0.2.1', timeout=30)
+    """The virtual switch links every node with every other, both ways; a node whose cable
+    is pulled out reaches no one and no one reaches it, until it is plugged back in."""
+    for a in lab.nodes:
+        for b in lab.nodes:
+            if a is not b:
+                a.ok(f'ping -c 1 -W 5 {b.addr}', timeout=30)
+    if len(lab.nodes) > 2:
+        last = lab.nodes[-1]
+        lab.cut_link(last.n)
+        try:
+            rc, out = lab.node(1).sh(f'ping -c 2 -W 2 {last.addr}', timeout=30)
+            expect(rc != 0, f'node1 reaches {last.name} with its cable out: {out!r}')
+            rc, out = last.sh('ping -c 2 -W 2 192.0.2.1', timeout=30)
+            expect(rc != 0, f'{last.name} reaches node1 with its cable out: {out!r}')
+        finally:
+            lab.restore_link(last.n)
+        lab.node(1).ok(f'ping -c 1 -W 5 {last.addr}', timeout=30)
 
 
 def authenticated_ping(lab):

@@ -12,7 +12,7 @@ qemu-test/progs has a description beside it, progs/NAME.desc (JSON), which this 
         "kind": "move",             # "move" (generic, below) or the name of a scripted
                                     # scenario in scenarios_{migrate,lazy,security}.py
         "modes": ["eager", "lazy"], # migration modes, one scenario each (default eager)
-        "nodes": 2,                 # nodes it needs (the lab has 2)
+        "nodes": 2,                 # nodes it needs (the suite's labs have 3)
         "args": "256",              # the program's arguments
         "args_debug": "64",         # optional: its arguments on the debug kernel, where
                                     # KASAN slows a lazy push below what the source's hold

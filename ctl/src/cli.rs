@@ -88,7 +88,8 @@ pub enum Cmd {
     /// where it stopped. A refused or failed migration leaves it running here, untouched.
     Migrate {
         pid: u32,
-        /// host or host:port of the target node's daemon.
+        /// host or host:port of the target node's daemon, or `home`: the node the process
+        /// started on (for a process that came here from elsewhere).
         #[arg(long)]
         to: String,
         /// Seconds the process may take to stop; if it does not (stopped by a signal, in
@@ -114,6 +115,38 @@ pub enum Cmd {
         id: Option<u64>,
         #[arg(long)]
         json: bool,
+    },
+    /// The nodes of this node's peers file, reachable or not: address, round trip, load,
+    /// CPUs, free memory (MemAvailable) and guest processes.
+    Nodes {
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for each node.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+        /// This node's private key.
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        /// The nodes this one trusts.
+        #[arg(long, default_value = peer::DEFAULT_PEERS_PATH)]
+        peers: PathBuf,
+    },
+    /// Send every guest process (one that came from another node) home, or to the reachable
+    /// node with the most free memory if its home cannot be reached; one line for each. Run
+    /// by a node that is shutting down. Exit 13 if any guest stays.
+    Evacuate {
+        /// How memory travels (see `migrate`).
+        #[arg(long, value_enum, default_value_t = MigrateMode::Eager)]
+        mode: MigrateMode,
+        /// Seconds each process may take to stop.
+        #[arg(long, default_value_t = 30)]
+        freeze_timeout: u32,
+        /// This node's private key (to reach the other nodes when a home is down).
+        #[arg(long, default_value = peer::DEFAULT_KEY_PATH)]
+        key: PathBuf,
+        /// The nodes this one trusts.
+        #[arg(long, default_value = peer::DEFAULT_PEERS_PATH)]
+        peers: PathBuf,
     },
     /// List migrations in and out of this node.
     Ps {
@@ -170,6 +203,14 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Stats { id, json } => client::stats(id, json),
         Cmd::Ps { json, forget } => client::ps(json, forget),
+        Cmd::Nodes { json, timeout, key, peers } => crate::nodes::nodes(&key, &peers, timeout, json),
+        Cmd::Evacuate { mode, freeze_timeout, key, peers } => {
+            let mode = match mode {
+                MigrateMode::Eager => peer::proto::Mode::Eager,
+                MigrateMode::Lazy => peer::proto::Mode::Lazy { push: true, prefetch: true },
+            };
+            crate::nodes::evacuate(&key, &peers, mode, freeze_timeout.saturating_mul(1000))
+        }
         Cmd::Keygen => {
             println!("{}", peer::key::generate()?);
             Ok(())

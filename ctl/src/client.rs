@@ -79,6 +79,11 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
     }
 }
 
+/// The migrations of this node the caller may see (as `migctl ps`).
+pub fn table() -> Result<Vec<table::Record>> {
+    ask_table(LocalRequest::Ps)
+}
+
 fn ask_table(req: LocalRequest) -> Result<Vec<table::Record>> {
     let mut s = connect()?;
     // No descriptor to pass: a plain byte keeps the framing.

@@ -47,6 +47,8 @@ pub enum CtlError {
     NoSuchMigration(u64),
     #[error("no migrations on this node")]
     NoMigrations,
+    #[error("{failed} of {total} guest process(es) could not leave this node")]
+    Evacuate { failed: usize, total: usize },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
     #[error("{}: {source}", path.display())]
@@ -71,6 +73,7 @@ impl CtlError {
             CtlError::Peer { .. } => 10,
             CtlError::Refused { .. } => 11,
             CtlError::Failed { .. } => 12,
+            CtlError::Evacuate { .. } => 13,
             CtlError::NoDaemon { .. }
             | CtlError::LocalDaemon(_)
             | CtlError::UnexpectedAnswer
@@ -173,6 +176,9 @@ pub enum Refused {
     TooManyInProgress { uid: u32, limit: usize },
     #[error("the migr module on {node} lacks the {feature} feature")]
     MissingFeature { node: String, feature: Feature },
+    /// The target's daemon could not be reached (`migctl evacuate` then tries another node).
+    #[error("target {target} unreachable: {why}")]
+    TargetUnreachable { target: String, why: String },
     /// A reason only text can carry: a peer's answer, an I/O error.
     #[error("{0}")]
     Other(String),

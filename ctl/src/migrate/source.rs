@@ -122,13 +122,21 @@ pub fn migrate(
     events: &mut dyn FnMut(LocalEvent),
 ) -> Result<Outcome, Failure> {
     let Migration { pid, ref to, mode, timeout_ms, record } = req;
+    let home = super::home::home_of(node, pid);
+    let to = if to == super::home::HOME {
+        let home = super::home::target_for(node, pid).map_err(Failure::refused)?;
+        node.update(record, |r| r.peer = home.clone());
+        home
+    } else {
+        to.clone()
+    };
     let to = to.as_str();
     node.update(record, |r| r.stats.mode = super::target::mode_name(mode).into());
     let started = Instant::now();
     // 1. The peer, before anything happens to the task.
-    let addr = resolve(to).map_err(Failure::refused)?;
-    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
-        .map_err(|e| Failure::refused(format!("target {to} unreachable: {e}")))?;
+    let unreachable = |why: String| Failure::Refused(Refused::TargetUnreachable { target: to.into(), why });
+    let addr = resolve(to).map_err(|e| unreachable(e.to_string()))?;
+    let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(|e| unreachable(e.to_string()))?;
     let ch = Channel::initiate(stream, &node.identity).map_err(|e| match e {
         ChannelError::Auth => {
             Failure::refused(format!("target {to} refused authentication (is this node's public key in its peers file?)"))
@@ -187,6 +195,7 @@ pub fn migrate(
     adjust_restart(&mut image, frozen_at.elapsed());
     let offer = RestoreOffer {
         source_node: crate::node::hostname(),
+        home: home.clone(),
         pid,
         mode,
         fault_port: node.config.fault_port,
@@ -239,6 +248,7 @@ pub fn migrate(
         total_ms: started.elapsed().as_millis() as u64,
         frozen_ms,
     };
+    super::home::tell_home(node, pid, home, to);
     let Mode::Lazy { push, prefetch } = mode else {
         session.commit(to);
         node.set_state(record, State::Migrated { to: to.into(), pid: remote_pid });

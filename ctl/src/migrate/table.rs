@@ -152,9 +152,22 @@ pub struct Record {
     pub started: u64,
     #[serde(default)]
     pub stats: Stats,
+    /// In: the process's home node, as its source named it.
+    #[serde(default)]
+    pub home: String,
+    /// Out, on the home node: where the process runs now, when it moved on from the node
+    /// this migration took it to (told by the node it left; see `migrate::home`).
+    #[serde(default)]
+    pub now_on: Option<String>,
 }
 
 impl Record {
+    /// A guest of node `here`: a process that came from another node, runs here, and whose
+    /// home is not here (one that came back home is not a guest).
+    pub fn is_guest(&self, here: &str) -> bool {
+        self.direction == Direction::In && self.state == State::Running && self.home != here
+    }
+
     /// As `ps --json` and `stats --json` show it: direction and state as text.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -167,11 +180,21 @@ impl Record {
             "bytes": self.bytes,
             "started": self.started,
             "stats": self.stats,
+            "home": self.home,
+            "now_on": self.now_on,
         })
     }
 }
 
 impl State {
+    /// Source: the node the task ran on after this migration, if it got there.
+    pub fn ran_on(&self) -> Option<&str> {
+        match self {
+            State::Migrated { to, .. } | State::ServingPages { to, .. } | State::Released { to, .. } => Some(to),
+            _ => None,
+        }
+    }
+
     /// Nothing more happens to a migration in this state: its record may be forgotten.
     pub fn is_final(&self) -> bool {
         !matches!(self, State::Starting | State::Frozen | State::Transferring | State::ServingPages { .. } | State::Running)
@@ -239,6 +262,8 @@ impl Table {
             bytes: 0,
             started,
             stats: Stats::default(),
+            home: String::new(),
+            now_on: None,
         });
         Some(id)
     }
@@ -261,9 +286,42 @@ impl Table {
         self.lock().list.clone()
     }
 
+    /// The home of `pid` if it came here and runs here (its latest arrival; a migration out
+    /// that is starting does not count).
+    pub fn home_of(&self, pid: u32) -> Option<String> {
+        let t = self.lock();
+        let r = t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::In)?;
+        (r.state == State::Running && !r.home.is_empty()).then(|| r.home.clone())
+    }
+
+    /// `pid`, which left this node, now runs on `to`: recorded on the latest migration that
+    /// took it away, if `holds(where it runs now)` (the teller is the node that holds it).
+    pub fn moved(&self, pid: u32, holds: impl Fn(&str) -> bool, to: &str) -> bool {
+        let mut t = self.lock();
+        let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid) else { return false };
+        let Some(now) = r.now_on.clone().or_else(|| r.state.ran_on().map(String::from)) else { return false };
+        if r.direction != Direction::Out || !holds(&now) {
+            return false;
+        }
+        r.now_on = Some(to.into());
+        true
+    }
+
+    /// `pid` came back to this node, its home: its migrations away say so.
+    pub fn came_home(&self, pid: u32) {
+        for r in self.lock().iter_mut().filter(|r| r.pid == pid && r.direction == Direction::Out && r.state.ran_on().is_some()) {
+            r.now_on = Some("here (back home)".into());
+        }
+    }
+
     /// The records `uid` may see: all for root, else that user's own.
     pub fn visible_to(&self, uid: u32) -> Vec<Record> {
         self.lock().iter().filter(|r| uid == 0 || r.owner == uid).cloned().collect()
+    }
+
+    /// How many guests run on `here` (see `Record::is_guest`).
+    pub fn guests(&self, here: &str) -> u32 {
+        self.lock().iter().filter(|r| r.is_guest(here)).count() as u32
     }
 
     /// How many of `uid`'s migrations are still in progress.
@@ -277,7 +335,16 @@ pub fn format(records: &[Record]) -> String {
     for r in records {
         out.push_str(&format!(
             "{:<4} {:<8} {:<4} {:<16} {:<16} {:>10}  {}\n",
-            r.id, r.pid, r.direction, r.peer, r.comm, r.bytes, r.state
+            r.id,
+            r.pid,
+            r.direction,
+            r.peer,
+            r.comm,
+            r.bytes,
+            match &r.now_on {
+                Some(now) => format!("{}; now on {now}", r.state),
+                None => r.state.to_string(),
+            }
         ));
     }
     out
@@ -315,6 +382,34 @@ mod tests {
         t.set_state(mine, State::Failed("x".into()));
         assert_eq!(t.in_progress_of(1000), 0);
         assert!(t.add_within(13, Direction::Out, "node2", 1000, Some(1)).is_some());
+    }
+
+    #[test]
+    fn the_home_follows_its_process_only_from_the_node_that_holds_it() {
+        let t = Table::default();
+        let out = t.add(10, Direction::Out, "node2", 0);
+        t.set_state(out, State::Migrated { to: "node2".into(), pid: 10 });
+        assert!(!t.moved(10, |at| at == "node3", "node4"), "a node that does not hold it");
+        assert!(t.moved(10, |at| at == "node2", "node3"));
+        assert!(!t.moved(10, |at| at == "node2", "node4"), "node2 no longer holds it");
+        assert!(t.moved(10, |at| at == "node3", "node4"));
+        assert!(format(&t.all()).contains("migrated to node2 (pid 10); now on node4"));
+        assert!(!t.moved(11, |_| true, "node3"), "no such process");
+        t.came_home(10);
+        assert_eq!(t.get(out).unwrap().now_on.as_deref(), Some("here (back home)"));
+        // A guest's home is the one its source named, while it runs here.
+        let inn = t.add(20, Direction::In, "node2", 0);
+        t.update(inn, |r| r.home = "node1".into());
+        assert_eq!(t.home_of(20), None, "not running yet");
+        t.set_state(inn, State::Running);
+        assert_eq!(t.home_of(20).as_deref(), Some("node1"));
+        t.add(20, Direction::Out, "node3", 0);
+        assert_eq!(t.home_of(20).as_deref(), Some("node1"), "while it is leaving");
+        assert!(t.get(inn).unwrap().is_guest("node3") && !t.get(inn).unwrap().is_guest("node1"));
+        assert_eq!(t.guests("node3"), 1);
+        t.set_state(inn, State::Exited(0));
+        assert_eq!(t.home_of(20), None);
+        assert_eq!(t.guests("node3"), 0);
     }
 
     #[test]

@@ -47,6 +47,7 @@ const PARK_FD: RawFd = 512;
 pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &str) {
     let pid = offer.pid;
     let record = node.table.add(pid, Direction::In, &offer.source_node, offer.identity.uid[0]);
+    node.update(record, |r| r.home = offer.home.clone());
     let mode = offer.mode;
     let (token, fault_port) = (offer.token, offer.fault_port);
     node.update(record, |r| r.stats.mode = mode_name(mode).into());
@@ -71,6 +72,9 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     };
     node.set_state(record, State::Running);
     log::info!("pid {pid} from {peer}: running");
+    if super::home::is_this_node(&node.table.get(record).map(|r| r.home).unwrap_or_default()) {
+        node.table.came_home(pid);
+    }
     if let (Mode::Lazy { .. }, Some(pager)) = (mode, session.pager) {
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
         session.start(FaultChannel::start(node, pager, source, token, record));

@@ -97,6 +97,11 @@ impl Peers {
         Self::parse(&text, path)
     }
 
+    /// The names of the peers, in the file's order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(_, name)| name.as_str())
+    }
+
     /// The name of the peer with this public key, if it is listed.
     pub fn name_of(&self, public: &[u8]) -> Option<&str> {
         self.entries.iter().find(|(k, _)| k[..] == *public).map(|(_, n)| n.as_str())

@@ -14,6 +14,7 @@ pub struct Pong {
     pub node: String,
     pub rtt_ms: f64,
     pub module: Option<String>,
+    pub status: crate::nodes::NodeStatus,
 }
 
 /// "host" or "host:port" to a socket address, with the daemon's default port.
@@ -45,10 +46,11 @@ pub fn ping(node: &str, identity: &super::key::Identity, timeout_s: u64) -> Resu
     let nonce = u64::from_ne_bytes(nonce);
     ch.send(&Request::Ping { nonce }).map_err(peer_err)?;
     match ch.recv::<Response>().map_err(peer_err)? {
-        Response::Pong { nonce: n, node: name, module } if n == nonce => Ok(Pong {
+        Response::Pong { nonce: n, node: name, module, status } if n == nonce => Ok(Pong {
             node: name,
             rtt_ms: start.elapsed().as_secs_f64() * 1000.0,
             module,
+            status,
         }),
         Response::Pong { .. } => Err(CtlError::Peer { peer: node.into(), reason: PeerReason::OtherNonce }),
         Response::Error(m) => Err(CtlError::Peer { peer: node.into(), reason: PeerReason::Said(m) }),

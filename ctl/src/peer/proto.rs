@@ -10,8 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key).
-pub const WIRE_VERSION: u32 = 4;
+/// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key). 5: a process's home node
+/// travels with it (`RestoreOffer::home`), and the home hears where it went (`Moved`).
+pub const WIRE_VERSION: u32 = 5;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,6 +57,9 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RestoreOffer {
     pub source_node: String,
+    /// The node the process started on (its home): the source itself, or the home its own
+    /// source named when the process came here.
+    pub home: String,
     pub pid: u32,
     pub mode: Mode,
     /// Lazy mode: the target opens a fault channel to the source's daemon at this port and
@@ -92,11 +96,13 @@ pub enum Request {
     FaultChannel { token: u64 },
     /// On a fault channel: the task needs the page at `addr`.
     Fault { addr: u64 },
+    /// To a process's home node, from the node it just left: pid now runs on `to`.
+    Moved { pid: u32, to: String },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum Response {
-    Pong { nonce: u64, node: String, module: Option<String> },
+    Pong { nonce: u64, node: String, module: Option<String>, status: crate::nodes::NodeStatus },
     Error(String),
     Ready,
     Refused(String),
@@ -106,4 +112,6 @@ pub enum Response {
     FaultPages(PageBatch),
     /// Lazy mode: every pushed page is in the target's pager; the source may let go.
     Released,
+    /// The home node recorded a `Moved`.
+    Noted,
 }

@@ -105,7 +105,8 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
                 page_server::serve_faults(&node, &mut ch, token, &peer);
                 return;
             }
-            other => answer(other),
+            Request::Moved { pid, to } => crate::migrate::home::note_moved(&node, pid, &to, ch.peer_ip(), &peer),
+            other => answer(other, &node),
         };
         if let Err(e) = ch.send(&resp) {
             warn!("peer {peer}: {e}");
@@ -114,7 +115,7 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
     }
 }
 
-fn answer(req: Request) -> Response {
+fn answer(req: Request, node: &Node) -> Response {
     match req {
         Request::Restore(_)
         | Request::Pages(_)
@@ -123,6 +124,7 @@ fn answer(req: Request) -> Response {
         | Request::Push(_)
         | Request::PushDone
         | Request::FaultChannel { .. }
+        | Request::Moved { .. }
         | Request::Fault { .. } => {
             Response::Error("no migration in progress on this connection".into())
         }
@@ -133,6 +135,7 @@ fn answer(req: Request) -> Response {
                 .and_then(|mut c| c.info())
                 .ok()
                 .map(|i| i.module_version),
+            status: crate::nodes::NodeStatus::here(node.table.guests(&crate::node::hostname())),
         },
     }
 }
