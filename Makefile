@@ -13,6 +13,7 @@ help:
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"
+	@echo "make fuzz        the fuzz targets of what a peer sends, FUZZ_SECONDS=600 each (make test: 30)"
 	@echo "make install     migctl, migr.ko (KDIR=kernel build tree, default the running one's) and migr.service"
 	@echo "make docs        migctl's man pages (build/man) and bash/zsh/fish completions (build/completions)"
 	@echo "make uapi        regenerate the files derived from uapi/migr.yaml; check-uapi verifies them"
@@ -66,6 +67,11 @@ bench-quick:
 	@scripts/setup bench
 	qemu-test/bench.py --quick --report build/bench/BENCH.md
 
+# The fuzz targets of what a peer sends (ctl/fuzz), SECONDS each (make test: 30).
+FUZZ_SECONDS ?= 600
+fuzz:
+	scripts/fuzz $(FUZZ_SECONDS)
+
 # migctl, migr.ko (against KDIR, default the running kernel's build tree) and the daemon's
 # systemd unit; DESTDIR= for a staging directory.
 install: setup
@@ -75,4 +81,4 @@ clean:
 	rm -rf build ctl/target
 	find kmod -name '*.o' -o -name '*.ko' -o -name '*.mod*' -o -name '.*.cmd' | xargs rm -f
 
-.PHONY: help setup kernel kmod ctl install docs uapi check-uapi unit test demo lab torture bench bench-quick clean
+.PHONY: help setup kernel kmod ctl fuzz install docs uapi check-uapi unit test demo lab torture bench bench-quick clean

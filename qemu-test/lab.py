@@ -26,9 +26,11 @@ SPLAT = re.compile(r'BUG:|WARNING:|Oops|Kernel panic|INFO: possible|INFO: task .
 def host_tsc_args():
     """Kernel arguments that give a node the host's TSC frequency. Under TCG a guest's TSC is
     the host's, but the guest calibrates it against the emulated PIT, and on a loaded host
-    that fails in about one boot in seven: the node then keeps time in 4 ms jiffies (seen as
-    "Marking TSC unstable"), which makes every timing in it coarse. With no HPET or PM timer
-    in the lab kernel, nothing better than the host's own figure exists."""
+    that fails (in one boot of seven with two nodes per lab; in five of six with the suite's
+    two three-node labs side by side): the node then keeps time in jiffies ("Marking TSC
+    unstable"), whose ticks a starved vCPU loses, so its clock runs slow (seen: a 35 s
+    nanosleep not over 60 s later). With no HPET or PM timer in the lab kernel, nothing
+    better than the host's own figure exists. On by default; LAB_HOST_TSC=0 turns it off."""
     try:
         with open('/proc/cpuinfo') as f:
             info = f.read()
@@ -289,7 +291,7 @@ class Node:
 
 class Lab:
     def __init__(self, kernel, initrd, logdir, nodes=2, mem_mb=1024, panic_on_oops=False,
-                 link='bridge', host_tsc=os.environ.get('LAB_HOST_TSC') == '1'):
+                 link='bridge', host_tsc=os.environ.get('LAB_HOST_TSC', '1') != '0'):
         if link not in ('bridge', 'stream', 'datagram'):
             raise LabError(f'unknown link {link!r} (bridge, stream, datagram)')
         if link != 'bridge' and nodes != 2:

@@ -1,17 +1,31 @@
-"""Scenarios of many nodes (issue 13): a process that moves on from its first target, comes
-back home with `--to home`, and a node cut off from the switch mid-chain. The three-node
-chains themselves are generic `move` scenarios (hops [1, 2, 3] in counter.desc and
-lazytouch.desc)."""
+"""Scenarios of many nodes and of the lab's switch (issue 13): a process that moves on from
+its first target, comes back home with `--to home`, a node evacuated, a node cut off from the
+switch mid-chain, and links pulled out and plugged back during a transfer and during the lazy
+phase (issue 12's fault matrix). The three-node chains themselves are generic `move`
+scenarios (hops [1, 2, 3] in counter.desc and lazytouch.desc)."""
 import json
 import re
 import time
 
-from scenarios import expect
-from scenarios_migrate import alive, gone, migrate, numbers, start, text, wait_for
+from scenarios import expect, wait_console
+from scenarios_migrate import (alive, baseline, big_transfer_started, final_line, go, gone, migrate, numbers,
+                               start, text, wait_for)
+
+# How long a cable stays out in the "cut and restored" scenarios: several TCP retransmissions,
+# well inside the daemons' link timeout (LINK_TIMEOUT, 20 s), after which a peer is given up.
+BRIEF_CUT_S = 6
 
 
 def ps(node):
     return json.loads(node.ok('migctl ps --json'))
+
+
+def answers_again(src, dst, within=30):
+    """Until dst's daemon answers src again, after dst's cable was plugged back in."""
+    deadline = time.time() + within
+    while src.sh(f'migctl ping {dst.name} --timeout 3', timeout=30)[0] != 0:
+        expect(time.time() < deadline, f'{dst.name} does not answer {src.name} after its link came back')
+        time.sleep(1)
 
 
 def home_follows(lab, t):
@@ -73,10 +87,7 @@ def chain_node_cut_off(lab, t):
     finally:
         lab.restore_link(3)
     # Plugged back in, the same move goes through.
-    deadline = time.time() + 30
-    while n2.sh('migctl ping node3 --timeout 3', timeout=30)[0] != 0:
-        expect(time.time() < deadline, 'node3 does not answer after its link came back')
-        time.sleep(1)
+    answers_again(n2, n3)
     migrate(n2, pid, n3, t)
     out = wait_for(n3, r'^done$|^FAIL', timeout=t.get('timeout', 240))
     expect('FAIL' not in out, out[-300:])
@@ -114,10 +125,7 @@ def evacuate(lab, t):
         expect(len(re.findall(r'unreachable', said)) >= 2 and len(re.findall(r'to node2 instead', said)) == 2, said)
     finally:
         lab.restore_link(1)
-    deadline = time.time() + 30
-    while n2.sh('migctl ping node1 --timeout 3', timeout=30)[0] != 0:
-        expect(time.time() < deadline, 'node1 does not answer after its link came back')
-        time.sleep(1)
+    answers_again(n2, n1)
     # node2 holds node1's two guests (their home travelled with them) and its own c.
     rc, said = n2.sh('migctl evacuate', timeout=300)
     expect(rc == 0 and said.count('migrated to node1') == 2, f'evacuate on node2: rc {rc}: {said!r}')
@@ -132,4 +140,85 @@ def evacuate(lab, t):
         expect(sorted(got) == list(range(1, limit + 1)), f'{name}: lost or repeated numbers: {len(got)} of {limit}')
 
 
-SCRIPTED = {'home_follows': home_follows, 'chain_node_cut_off': chain_node_cut_off, 'evacuate': evacuate}
+def link_cut_mid_transfer(lab, t):
+    """See bigheap.desc: node2's cable is out for a few seconds while the pages flow."""
+    n1, n2 = lab.node(1), lab.node(2)
+    want, pid = big_transfer_started(n1, t)
+    lab.cut_link(2)
+    try:
+        time.sleep(BRIEF_CUT_S)
+        expect('transferring' in n1.ok('migctl ps'), 'the transfer did not wait for the link: ' + n1.ok('migctl ps'))
+    finally:
+        lab.restore_link(2)
+    out = wait_for(n1, r'^rc=', path='/tmp/m.out', timeout=240)
+    expect('rc=0' in out and f'pid {pid} migrated to node2' in out, out)
+    go(n2, pid)
+    out = wait_for(n2, r'^checksum |^FAIL', timeout=180)
+    expect('verify ok' in out and final_line(out, 'checksum') == want, out[-200:])
+
+
+def lazy_link_cut(lab, t):
+    """See lazytouch.desc: the target's cable is out while the moved process reads its
+    memory page by page; briefly (`"cut": "brief"`: it carries on, every page right) or for
+    good (SIGBUS once the link timeout passes, logged on both nodes, never a hang)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    brief = t.get('cut') == 'brief'
+    want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum') if brief else None
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    go(n2, pid)
+    time.sleep(1)
+    lab.cut_link(2)
+    try:
+        if brief:
+            time.sleep(BRIEF_CUT_S)
+            expect(alive(n2, pid), f'pid {pid} ended during a {BRIEF_CUT_S} s cut')
+        else:
+            deadline = time.time() + 90
+            while alive(n2, pid) and time.time() < deadline:
+                time.sleep(1)
+            expect(not alive(n2, pid), f'pid {pid} still runs on node2 90 s after its source was cut off')
+            expect(re.search(rf'{pid}\s+in .*killed by SIGBUS', n2.ok('migctl ps')), n2.ok('migctl ps'))
+            expect(wait_console(n2, rf'pid {pid}: lazy restore lost its source'), 'node2 did not log it')
+    finally:
+        lab.restore_link(2)
+    if brief:
+        out = wait_for(n2, r'^checksum |^FAIL', timeout=180)
+        expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
+        return
+    # The source learns it too (its end of the fault channel times out): the original ends.
+    deadline = time.time() + 90
+    while alive(n1, pid) and time.time() < deadline:
+        time.sleep(1)
+    expect(not alive(n1, pid), f'the original of pid {pid} still waits on node1')
+    expect(re.search(rf'{pid}\s+out .*(lazy phase broken|released|migrated)', n1.ok('migctl ps')), n1.ok('migctl ps'))
+
+
+def lazy_node_powered_off(lab, t):
+    """See lazytouch.desc: in the lazy phase, the source (`"cut": "source-power"`) or the
+    target (`"target-power"`) loses power. The node that is left ends its part within the link
+    timeout and logs why: the target's process dies of SIGBUS, or the source's original
+    ends."""
+    n1, n2 = lab.node(1), lab.node(2)
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    go(n2, pid)
+    time.sleep(1)
+    survivor = n2 if t.get('cut') == 'source-power' else n1
+    (n1 if survivor is n2 else n2).power_off()
+    deadline = time.time() + 90
+    while alive(survivor, pid) and time.time() < deadline:
+        time.sleep(1)
+    expect(not alive(survivor, pid), f'pid {pid} still runs on {survivor.name} 90 s after the other node lost power')
+    if survivor is n2:
+        expect(re.search(rf'{pid}\s+in .*killed by SIGBUS', n2.ok('migctl ps')), n2.ok('migctl ps'))
+        expect(wait_console(n2, rf'pid {pid}: lazy restore lost its source'), 'node2 did not log it')
+    else:
+        expect(re.search(rf'{pid}\s+out .*lazy phase broken', n1.ok('migctl ps')), n1.ok('migctl ps'))
+        expect(wait_console(n1, rf'pid {pid}: lazy phase on node2 broken'), 'node1 did not log it')
+
+
+SCRIPTED = {'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off, 'chain_node_cut_off': chain_node_cut_off, 'evacuate': evacuate,
+            'link_cut_mid_transfer': link_cut_mid_transfer, 'lazy_link_cut': lazy_link_cut}

@@ -57,4 +57,18 @@ def forged_proof_refused(lab, t):
     n2.ok(f'kill -9 {victim}')
 
 
-SCRIPTED = {f.__name__: f for f in [user_cannot_reach_root_files, forged_proof_refused]}
+def netlink_fuzz(lab, t):
+    """See nlfuzz.desc."""
+    n1 = lab.node(1)
+    seed, count = (int(x) for x in t.args.split())
+    # Root, in a pid namespace of its own: the only tasks it can name are its own.
+    rc, out = n1.sh(f'unshare -p -f nlfuzz {seed} {count} 2>&1', timeout=1200)
+    expect(rc == 0 and out.rstrip().endswith('done') and f'sent {count} ' in out, f'root: rc {rc}: {out[-400:]!r}')
+    # uid 1000: refused whatever it sends (EPERM, or no such command), nothing accepted.
+    rc, out = n1.sh(f'runas 1000 1000 nlfuzz {seed + 1} {count // 10} 2>&1', timeout=600)
+    expect(rc == 0 and out.rstrip().endswith('done') and ' accepted 0\n' in out, f'uid 1000: rc {rc}: {out[-400:]!r}')
+    # The module and the daemon work as before.
+    n1.ok('migctl info')
+
+
+SCRIPTED = {f.__name__: f for f in [user_cannot_reach_root_files, forged_proof_refused, netlink_fuzz]}

@@ -31,7 +31,9 @@ the pid), checks that each source let the original go and printed no FAIL, waits
   "counts": {"to": N, "in_order": bool, "min_on_target": K}  the numbers printed on all
                                 nodes are 1..N, each once (in order across the hops if
                                 in_order), at least K of them on the last node.
-"setup" is a shell command run on every node first. "seeds": the seeds a seeded program
+"setup" is a shell command run on every node first. "cut": what a scripted fault scenario of
+scenarios_nodes.py does: a cable out "brief"ly or "for-good", or "source-power" /
+"target-power" off. "seeds": the seeds a seeded program
 (progs/torture.c) runs with, see scenarios_torture.py.
 
 Fault points come from qemu-test/faults.json (see there), the single list of them.
@@ -45,7 +47,8 @@ TOP = os.path.dirname(HERE)
 PROGS = os.path.join(HERE, 'progs')
 
 KNOWN = {'name', 'doc', 'kind', 'modes', 'nodes', 'args', 'args_debug', 'lab', 'go', 'ready', 'hops', 'pause_s',
-         'migrate_args', 'on_target', 'finished', 'timeout', 'expect', 'baseline', 'counts', 'setup', 'seeds'}
+         'migrate_args', 'on_target', 'finished', 'timeout', 'expect', 'baseline', 'counts', 'setup', 'seeds',
+         'cut'}
 
 
 class Test:

@@ -72,7 +72,7 @@ mod tests {
         let man = String::from_utf8(man_page().unwrap()).unwrap();
         assert!(man.contains(".TH migctl"), "{}", &man[..200.min(man.len())]);
         let subs = visible_subcommands();
-        assert_eq!(subs, ["info", "serve", "ping", "keygen", "pubkey", "migrate", "stats", "ps"]);
+        assert_eq!(subs, ["info", "serve", "ping", "keygen", "pubkey", "migrate", "stats", "nodes", "evacuate", "ps"]);
         for sub in &subs {
             assert!(man.contains(&format!("migctl\\-{sub}")), "man page lacks {sub}: {man}");
         }

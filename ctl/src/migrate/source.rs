@@ -266,10 +266,9 @@ pub fn migrate(
         .map_err(|e| Failure::failed(format!("page server: {e}")))?;
     session.start(server.clone());
     let result = if push {
-        server.push(&mut session.peer, &lazy_runs)
+        server.push(&mut session.peer, &lazy_runs).map_err(|e| e.to_string())
     } else {
-        server.wait_done();
-        Ok(())
+        server.wait_done()
     };
     session.stop_services();
     session.commit(to);

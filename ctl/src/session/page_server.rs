@@ -30,8 +30,9 @@ pub struct PageServer {
     sent: Mutex<HashSet<u64>>,
     /// Set once the original is released: a late fault request gets no answer.
     stopped: std::sync::atomic::AtomicBool,
-    /// Set when the target closes its fault channel (its task is gone, or it has every page).
-    done: (Mutex<bool>, Condvar),
+    /// How the fault channel ended: closed by the target (its task is gone, or it has every
+    /// page), or lost (the link or the peer gone: pages may be missing there).
+    done: (Mutex<Option<Result<(), String>>>, Condvar),
 }
 
 impl Service for PageServer {
@@ -58,7 +59,7 @@ impl PageServer {
             record,
             sent: Mutex::new(HashSet::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
-            done: (Mutex::new(false), Condvar::new()),
+            done: (Mutex::new(None), Condvar::new()),
         });
         node.registry.add_page_server(s.clone());
         Ok(s)
@@ -111,18 +112,21 @@ impl PageServer {
         Ok(batch)
     }
 
-    fn finish(&self) {
+    fn finish(&self, how: Result<(), String>) {
         let (lock, cv) = &self.done;
-        *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) = Some(how);
         cv.notify_all();
     }
 
-    /// Wait until the target closed its fault channel.
-    pub fn wait_done(&self) {
+    /// Wait until the fault channel ends: Ok if the target closed it, else why it was lost.
+    pub fn wait_done(&self) -> Result<(), String> {
         let (lock, cv) = &self.done;
         let mut done = lock.lock().unwrap_or_else(|p| p.into_inner());
-        while !*done {
-            done = cv.wait(done).unwrap_or_else(|p| p.into_inner());
+        loop {
+            match &*done {
+                Some(how) => return how.clone(),
+                None => done = cv.wait(done).unwrap_or_else(|p| p.into_inner()),
+            }
         }
     }
 
@@ -167,21 +171,20 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
     // while the source lives); only a vanished peer ends the channel.
     if let Err(e) = ch.set_idle_allowed() {
         log::warn!("peer {peer}: fault channel: {e}");
-        srv.finish();
-        return;
+        return srv.finish(Err(format!("fault channel: {e}")));
     }
-    loop {
+    let how = loop {
         let addr = match ch.recv::<Request>() {
             Ok(Request::Fault { addr }) => addr,
             Ok(other) => {
                 log::warn!("peer {peer}: unexpected {other:?} on a fault channel");
-                break;
+                break Err(format!("unexpected {other:?} on the fault channel"));
             }
             // The target closed it: its task ended or has every page.
-            Err(ChannelError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(ChannelError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break Ok(()),
             Err(e) => {
                 log::warn!("peer {peer}: fault channel lost: {e}; the copy there faults on nothing more from here");
-                break;
+                break Err(format!("fault channel lost: {e}"));
             }
         };
         let page = addr & !(PAGE - 1);
@@ -212,15 +215,15 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
                 r.stats.remote_faults += 1;
                 r.stats.wire_bytes += (1 + pre) * PAGE;
             }),
-            Err(_) if srv.stopped.load(std::sync::atomic::Ordering::Acquire) => break,
+            Err(_) if srv.stopped.load(std::sync::atomic::Ordering::Acquire) => break Ok(()),
             Err(e) => {
                 log::warn!("fault at {page:#x}: {e}");
                 let _ = ch.send(&Response::Error(format!("cannot read {page:#x}: {e}")));
-                break;
+                break Err(format!("fault at {page:#x}: {e}"));
             }
         }
-    }
-    srv.finish();
+    };
+    srv.finish(how);
 }
 
 
