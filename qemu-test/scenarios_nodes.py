@@ -8,8 +8,8 @@ import re
 import time
 
 from scenarios import expect, wait_console
-from scenarios_migrate import (alive, baseline, big_transfer_started, final_line, go, gone, migrate, numbers,
-                               start, text, wait_for)
+from scenarios_migrate import (alive, baseline, big_transfer_started, final_line, go, gone, kill_daemon, migrate,
+                               numbers, restart_daemon, start, text, wait_for)
 
 # How long a cable stays out in the "cut and restored" scenarios: several TCP retransmissions,
 # well inside the daemons' link timeout (LINK_TIMEOUT, 20 s), after which a peer is given up.
@@ -159,10 +159,10 @@ def link_cut_mid_transfer(lab, t):
 
 def lazy_link_cut(lab, t):
     """See lazytouch.desc: the target's cable is out while the moved process reads its
-    memory page by page; briefly (`"cut": "brief"`: it carries on, every page right) or for
+    memory page by page; briefly (`"fault": "brief"`: it carries on, every page right) or for
     good (SIGBUS once the link timeout passes, logged on both nodes, never a hang)."""
     n1, n2 = lab.node(1), lab.node(2)
-    brief = t.get('cut') == 'brief'
+    brief = t.get('fault') == 'brief'
     want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum') if brief else None
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
@@ -196,7 +196,7 @@ def lazy_link_cut(lab, t):
 
 
 def lazy_node_powered_off(lab, t):
-    """See lazytouch.desc: in the lazy phase, the source (`"cut": "source-power"`) or the
+    """See lazytouch.desc: in the lazy phase, the source (`"fault": "source-power"`) or the
     target (`"target-power"`) loses power. The node that is left ends its part within the link
     timeout and logs why: the target's process dies of SIGBUS, or the source's original
     ends."""
@@ -206,7 +206,7 @@ def lazy_node_powered_off(lab, t):
     n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
     go(n2, pid)
     time.sleep(1)
-    survivor = n2 if t.get('cut') == 'source-power' else n1
+    survivor = n2 if t.get('fault') == 'source-power' else n1
     (n1 if survivor is n2 else n2).power_off()
     deadline = time.time() + 90
     while alive(survivor, pid) and time.time() < deadline:
@@ -220,5 +220,56 @@ def lazy_node_powered_off(lab, t):
         expect(wait_console(n1, rf'pid {pid}: lazy phase on node2 broken'), 'node1 did not log it')
 
 
-SCRIPTED = {'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off, 'chain_node_cut_off': chain_node_cut_off, 'evacuate': evacuate,
+def lazy_fault_in_flight(lab, t):
+    """See lazytouch.desc: during the lazy phase, with the process reading its memory from
+    node1 page by page: "killed-waiting": node2's cable is out, so its faults wait, and the
+    process is killed with SIGKILL: it dies at once, and once the cable is back node1 lets
+    the original go; "target-daemon-killed": node2's daemon (its fault channel) is killed:
+    the process ends with SIGBUS on its next missing page, logged, and a daemon started again
+    serves; "rmmod": migr.ko is removed on both nodes: refused while it serves (in use), the
+    process finishes with the checksum of a run never migrated."""
+    n1, n2 = lab.node(1), lab.node(2)
+    fault = t.get('fault')
+    want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum') if fault == 'rmmod' else None
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    go(n2, pid)
+    time.sleep(1)
+    if fault == 'killed-waiting':
+        lab.cut_link(2)
+        try:
+            time.sleep(2)
+            n2.ok(f'kill -9 {pid}')
+            deadline = time.time() + 10
+            while alive(n2, pid) and time.time() < deadline:
+                time.sleep(0.2)
+            expect(not alive(n2, pid), f'pid {pid} waiting for a page did not die of SIGKILL within 10 s')
+        finally:
+            lab.restore_link(2)
+        expect(re.search(rf'{pid}\s+in .*killed by SIGKILL', n2.ok('migctl ps')), n2.ok('migctl ps'))
+    elif fault == 'target-daemon-killed':
+        kill_daemon(n2)
+        deadline = time.time() + 60
+        while alive(n2, pid) and time.time() < deadline:
+            time.sleep(0.5)
+        expect(not alive(n2, pid), f'pid {pid} still runs on node2 without its daemon')
+        expect(wait_console(n2, rf'pid {pid}.*(SIGBUS|no page source|lost)'), 'node2 did not log why it ended')
+        restart_daemon(n2)
+        n1.ok('migctl ping node2 --timeout 10', timeout=30)
+    else:
+        for node in (n1, n2):
+            rc, said = node.sh('rmmod migr 2>&1')
+            expect(rc != 0 and re.search(r'in use|busy|temporarily unavailable', said, re.I), f'{node.name}: rmmod during the lazy phase: rc {rc}: {said!r}')
+        out = wait_for(n2, r'^checksum |^FAIL', timeout=180)
+        expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
+    # Whatever happened there, the parked original on node1 goes.
+    deadline = time.time() + 90
+    while alive(n1, pid) and time.time() < deadline:
+        time.sleep(1)
+    expect(not alive(n1, pid), f'the original of pid {pid} still waits on node1')
+
+
+SCRIPTED = {'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off,
+            'lazy_fault_in_flight': lazy_fault_in_flight, 'chain_node_cut_off': chain_node_cut_off, 'evacuate': evacuate,
             'link_cut_mid_transfer': link_cut_mid_transfer, 'lazy_link_cut': lazy_link_cut}

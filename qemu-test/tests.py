@@ -31,9 +31,10 @@ the pid), checks that each source let the original go and printed no FAIL, waits
   "counts": {"to": N, "in_order": bool, "min_on_target": K}  the numbers printed on all
                                 nodes are 1..N, each once (in order across the hops if
                                 in_order), at least K of them on the last node.
-"setup" is a shell command run on every node first. "cut": what a scripted fault scenario of
-scenarios_nodes.py does: a cable out "brief"ly or "for-good", or "source-power" /
-"target-power" off. "seeds": the seeds a seeded program
+"setup" is a shell command run on every node first. "fault": what a scripted fault scenario
+of scenarios_nodes.py does: a cable out "brief"ly or "for-good", "source-power" or
+"target-power" off, the process "killed-waiting" for a page, the "target-daemon-killed",
+"rmmod" on both nodes. "seeds": the seeds a seeded program
 (progs/torture.c) runs with, see scenarios_torture.py.
 
 Fault points come from qemu-test/faults.json (see there), the single list of them.
@@ -48,7 +49,7 @@ PROGS = os.path.join(HERE, 'progs')
 
 KNOWN = {'name', 'doc', 'kind', 'modes', 'nodes', 'args', 'args_debug', 'lab', 'go', 'ready', 'hops', 'pause_s',
          'migrate_args', 'on_target', 'finished', 'timeout', 'expect', 'baseline', 'counts', 'setup', 'seeds',
-         'cut'}
+         'fault'}
 
 
 class Test:
