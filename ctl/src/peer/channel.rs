@@ -24,7 +24,10 @@ use super::proto::WIRE_VERSION;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 const MAX_NOISE: usize = 65535;
 const TAG: usize = 16;
-const MAX_MESSAGE: usize = 1 << 30;
+/// The largest message a peer may send: a page batch is about 1 MiB (pages::BATCH_BYTES),
+/// a restore offer (the image, the files, the descriptors) far less. What a peer announces
+/// costs the receiver nothing until its bytes have come (see `recv`).
+const MAX_MESSAGE: usize = 64 << 20;
 const ACCEPTED: &[u8] = b"migr-accepted";
 
 #[derive(Debug, thiserror::Error)]
@@ -217,8 +220,10 @@ impl Channel {
         if len > MAX_MESSAGE {
             return Err(ChannelError::Decode(format!("message of {len} bytes is too large")));
         }
-        // Room for the last frame's tag too: read_message writes into a slice of the frame's size.
-        let mut bytes = Vec::with_capacity(len + MAX_NOISE);
+        // Grown as authenticated frames arrive, not from the announced length: a peer that
+        // announces 64 MiB and sends nothing more costs one frame's room. (Room for the last
+        // frame's tag too: read_message writes into a slice of the frame's size.)
+        let mut bytes = Vec::with_capacity(len.min(1 << 20) + MAX_NOISE);
         while bytes.len() < len {
             self.recv_frame_into(&mut bytes)?;
         }
@@ -292,6 +297,20 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         t.join().unwrap();
+    }
+
+    #[test]
+    fn a_message_announced_too_large_is_refused_before_its_bytes() {
+        let a = node("large-a", &[]);
+        let b = node("large-b", &[(&a.identity.public, "node-a")]);
+        trust(&a, &[(&b.identity.public, "node-b")]);
+        let (c, s) = pair(&a.identity, &b.identity);
+        let (mut c, mut s) = (c.unwrap(), s.unwrap());
+        c.send_frame(&((MAX_MESSAGE + 1) as u32).to_be_bytes()).unwrap();
+        match s.recv::<Request>() {
+            Err(ChannelError::Decode(m)) => assert!(m.contains("too large"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
