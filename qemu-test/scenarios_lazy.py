@@ -90,19 +90,31 @@ def lazy_prefetch_cuts_faults(lab, t):
     expect(off >= 8 * on, f'{on} remote faults with prefetch, {off} without')
 
 
+def moved_lazily_and_reading(n1, n2, cmd):
+    """Start `cmd` (a program that waits for go, then reads its memory) on n1, move it to n2
+    lazily without push, give it go; return its pid: it is reading from n1 now."""
+    pid = start(n1, cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to {n2.name} --mode lazy --no-push', timeout=120)
+    go(n2, pid)
+    return pid
+
+
+def ends_within(node, pid, seconds, why):
+    """pid ends on node within `seconds`, or the scenario fails saying `why`."""
+    deadline = time.time() + seconds
+    while alive(node, pid) and time.time() < deadline:
+        time.sleep(0.5)
+    expect(not alive(node, pid), f'pid {pid} still runs on {node.name} {seconds} s after {why}')
+
+
 def lazy_source_dies(lab, t):
     """See lazytouch.desc."""
     n1, n2 = lab.node(1), lab.node(2)
-    pid = start(n1, t.cmd)
-    wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
-    go(n2, pid)
+    pid = moved_lazily_and_reading(n1, n2, t.cmd)
     time.sleep(2)
     kill_daemon(n1)
-    deadline = time.time() + 60
-    while alive(n2, pid) and time.time() < deadline:
-        time.sleep(0.5)
-    expect(not alive(n2, pid), f'pid {pid} still runs on node2')
+    ends_within(n2, pid, 60, 'its source\'s daemon was killed')
     expect(re.search(rf'{pid}\s+in .*killed by SIGBUS', n2.ok('migctl ps')), n2.ok('migctl ps'))
     expect(wait_console(n2, rf'pid {pid}: lazy restore lost its source'), 'node2 did not log it')
     expect(wait_console(n1, rf'pid {pid}: controller gone after hand-over; the original ends'),

@@ -8,6 +8,7 @@ import re
 import time
 
 from scenarios import expect, wait_console
+from scenarios_lazy import ends_within, moved_lazily_and_reading
 from scenarios_migrate import (alive, baseline, big_transfer_started, final_line, go, gone, kill_daemon, migrate,
                                numbers, restart_daemon, start, text, wait_for)
 
@@ -164,10 +165,7 @@ def lazy_link_cut(lab, t):
     n1, n2 = lab.node(1), lab.node(2)
     brief = t.get('fault') == 'brief'
     want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum') if brief else None
-    pid = start(n1, t.cmd)
-    wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
-    go(n2, pid)
+    pid = moved_lazily_and_reading(n1, n2, t.cmd)
     time.sleep(1)
     lab.cut_link(2)
     try:
@@ -175,10 +173,7 @@ def lazy_link_cut(lab, t):
             time.sleep(BRIEF_CUT_S)
             expect(alive(n2, pid), f'pid {pid} ended during a {BRIEF_CUT_S} s cut')
         else:
-            deadline = time.time() + 90
-            while alive(n2, pid) and time.time() < deadline:
-                time.sleep(1)
-            expect(not alive(n2, pid), f'pid {pid} still runs on node2 90 s after its source was cut off')
+            ends_within(n2, pid, 90, 'its source was cut off')
             expect(re.search(rf'{pid}\s+in .*killed by SIGBUS', n2.ok('migctl ps')), n2.ok('migctl ps'))
             expect(wait_console(n2, rf'pid {pid}: lazy restore lost its source'), 'node2 did not log it')
     finally:
@@ -188,10 +183,7 @@ def lazy_link_cut(lab, t):
         expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
         return
     # The source learns it too (its end of the fault channel times out): the original ends.
-    deadline = time.time() + 90
-    while alive(n1, pid) and time.time() < deadline:
-        time.sleep(1)
-    expect(not alive(n1, pid), f'the original of pid {pid} still waits on node1')
+    ends_within(n1, pid, 90, 'its copy lost its link')
     expect(re.search(rf'{pid}\s+out .*(lazy phase broken|released|migrated)', n1.ok('migctl ps')), n1.ok('migctl ps'))
 
 
@@ -201,17 +193,11 @@ def lazy_node_powered_off(lab, t):
     timeout and logs why: the target's process dies of SIGBUS, or the source's original
     ends."""
     n1, n2 = lab.node(1), lab.node(2)
-    pid = start(n1, t.cmd)
-    wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
-    go(n2, pid)
+    pid = moved_lazily_and_reading(n1, n2, t.cmd)
     time.sleep(1)
     survivor = n2 if t.get('fault') == 'source-power' else n1
     (n1 if survivor is n2 else n2).power_off()
-    deadline = time.time() + 90
-    while alive(survivor, pid) and time.time() < deadline:
-        time.sleep(1)
-    expect(not alive(survivor, pid), f'pid {pid} still runs on {survivor.name} 90 s after the other node lost power')
+    ends_within(survivor, pid, 90, 'the other node lost power')
     if survivor is n2:
         expect(re.search(rf'{pid}\s+in .*killed by SIGBUS', n2.ok('migctl ps')), n2.ok('migctl ps'))
         expect(wait_console(n2, rf'pid {pid}: lazy restore lost its source'), 'node2 did not log it')
@@ -231,29 +217,20 @@ def lazy_fault_in_flight(lab, t):
     n1, n2 = lab.node(1), lab.node(2)
     fault = t.get('fault')
     want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum') if fault == 'rmmod' else None
-    pid = start(n1, t.cmd)
-    wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
-    go(n2, pid)
+    pid = moved_lazily_and_reading(n1, n2, t.cmd)
     time.sleep(1)
     if fault == 'killed-waiting':
         lab.cut_link(2)
         try:
             time.sleep(2)
             n2.ok(f'kill -9 {pid}')
-            deadline = time.time() + 10
-            while alive(n2, pid) and time.time() < deadline:
-                time.sleep(0.2)
-            expect(not alive(n2, pid), f'pid {pid} waiting for a page did not die of SIGKILL within 10 s')
+            ends_within(n2, pid, 10, 'SIGKILL while it waited for a page')
         finally:
             lab.restore_link(2)
         expect(re.search(rf'{pid}\s+in .*killed by SIGKILL', n2.ok('migctl ps')), n2.ok('migctl ps'))
     elif fault == 'target-daemon-killed':
         kill_daemon(n2)
-        deadline = time.time() + 60
-        while alive(n2, pid) and time.time() < deadline:
-            time.sleep(0.5)
-        expect(not alive(n2, pid), f'pid {pid} still runs on node2 without its daemon')
+        ends_within(n2, pid, 60, 'node2\'s daemon was killed')
         expect(wait_console(n2, rf'pid {pid}.*(SIGBUS|no page source|lost)'), 'node2 did not log why it ended')
         restart_daemon(n2)
         n1.ok('migctl ping node2 --timeout 10', timeout=30)
@@ -264,10 +241,7 @@ def lazy_fault_in_flight(lab, t):
         out = wait_for(n2, r'^checksum |^FAIL', timeout=180)
         expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
     # Whatever happened there, the parked original on node1 goes.
-    deadline = time.time() + 90
-    while alive(n1, pid) and time.time() < deadline:
-        time.sleep(1)
-    expect(not alive(n1, pid), f'the original of pid {pid} still waits on node1')
+    ends_within(n1, pid, 90, 'its copy\'s fate was settled')
 
 
 SCRIPTED = {'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off,
