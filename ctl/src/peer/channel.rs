@@ -280,13 +280,18 @@ mod tests {
         (client, server.join().unwrap())
     }
 
-    #[test]
-    fn listed_peers_talk_including_large_messages() {
-        let a = node("talk-a", &[]);
-        let b = node("talk-b", &[(&a.identity.public, "node-a")]);
+    /// Nodes `tag`-a and `tag`-b that list each other, connected: (client, server).
+    fn connected(tag: &str) -> (Channel, Channel) {
+        let a = node(&format!("{tag}-a"), &[]);
+        let b = node(&format!("{tag}-b"), &[(&a.identity.public, "node-a")]);
         trust(&a, &[(&b.identity.public, "node-b")]);
         let (c, s) = pair(&a.identity, &b.identity);
-        let (mut c, mut s) = (c.unwrap(), s.unwrap());
+        (c.unwrap(), s.unwrap())
+    }
+
+    #[test]
+    fn listed_peers_talk_including_large_messages() {
+        let (mut c, mut s) = connected("talk");
         assert_eq!((c.peer_name.as_str(), s.peer_name.as_str()), ("node-b", "node-a"));
         c.send(&Request::Ping { nonce: 42 }).unwrap();
         assert_eq!(s.recv::<Request>().unwrap(), Request::Ping { nonce: 42 });
@@ -301,11 +306,7 @@ mod tests {
 
     #[test]
     fn a_message_announced_too_large_is_refused_before_its_bytes() {
-        let a = node("large-a", &[]);
-        let b = node("large-b", &[(&a.identity.public, "node-a")]);
-        trust(&a, &[(&b.identity.public, "node-b")]);
-        let (c, s) = pair(&a.identity, &b.identity);
-        let (mut c, mut s) = (c.unwrap(), s.unwrap());
+        let (mut c, mut s) = connected("large");
         c.send_frame(&((MAX_MESSAGE + 1) as u32).to_be_bytes()).unwrap();
         match s.recv::<Request>() {
             Err(ChannelError::Decode(m)) => assert!(m.contains("too large"), "{m}"),
