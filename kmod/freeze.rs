@@ -17,7 +17,7 @@
 //! Lifetime: the queued work owns one `Arc` reference and one module reference
 //! (bind::task_work); the hold file one `Arc` reference (bind::file).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::error::code;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -41,7 +41,8 @@ const MAX_TIMEOUT_MS: u32 = 3_600_000;
 
 state_enum! {
     /// Queued -> Parked -> Thaw|Commit -> Done; Queued -> Cancelled|Failed|ProofStale|Confined;
-    /// Parked -> Handed -> Commit (lazy mode).
+    /// Parked -> Handed -> Commit (lazy mode); Parked|Handed -> Deputy -> Deputed ->
+    /// DeputyEnd -> Done (commit with deputy, kmod/deputy.rs).
     pub(crate) enum FreezeState {
         /// The work is queued; the task has not reached it yet.
         Queued = 0,
@@ -63,6 +64,12 @@ state_enum! {
         /// The task had confined itself (kmod/confinement.rs) by the time it came to park:
         /// it carried on untouched; `late_refusal` says why.
         Confined = 9,
+        /// Committed with deputy: the task has not become the deputy yet.
+        Deputy = 10,
+        /// The task is the deputy of its copy (kmod/deputy.rs).
+        Deputed = 11,
+        /// deputy-end: the deputy ends as `wait_status` says.
+        DeputyEnd = 12,
     }
 }
 
@@ -79,6 +86,8 @@ pub(crate) struct FreezeSession {
     /// With Confined: the refusal (high 32 bits) and its refusal-addr (low 32 bits), stored
     /// by `park` before it sets the state.
     late_refusal: AtomicU64,
+    /// With DeputyEnd: how the copy ended (wait() encoding), stored before the state.
+    wait_status: AtomicU32,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
     /// Parked. The mutex only makes the handoff safe; it is never contended.
     #[pin]
@@ -100,6 +109,7 @@ impl FreezeSession {
                 proof,
                 state: AtomicEnum::new(FreezeState::Queued),
                 late_refusal: AtomicU64::new(0),
+                wait_status: AtomicU32::new(0),
                 image <- kernel::new_mutex!(None),
                 wq <- WaitQueue::new(),
                 work: TaskWork::new(),
@@ -108,8 +118,29 @@ impl FreezeSession {
         )
     }
 
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.wq.wake_all();
+    }
+
+    /// The task's pid, as the freeze's caller named it (the initial pid namespace).
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub(crate) fn state(&self) -> &AtomicEnum<FreezeState> {
+        &self.state
+    }
+
+    pub(crate) fn wait_queue(&self) -> &WaitQueue {
+        &self.wq
+    }
+
+    pub(crate) fn wait_status(&self) -> u32 {
+        self.wait_status.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_wait_status(&self, status: u32) {
+        self.wait_status.store(status, Ordering::Release);
     }
 
     fn set(&self, to: FreezeState) {
@@ -139,6 +170,11 @@ static NEXT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::n
 
 pub(crate) fn init_registry() -> Result<GlobalOwner<Sessions>> {
     Ok(SESSIONS.set(KBox::pin_init(Sessions::new(), GFP_KERNEL)?))
+}
+
+/// The session of the deputy of `pid` (state Deputed), if there is one.
+pub(crate) fn deputy_of(pid: u32) -> Option<Arc<FreezeSession>> {
+    SESSIONS.get().ok()?.find(|s| s.pid as u32 == pid && s.state.load() == FreezeState::Deputed)
 }
 
 fn forget(id: u32) {
@@ -381,6 +417,9 @@ fn park(s: Arc<FreezeSession>) {
     if state == FreezeState::Commit {
         // It runs on another node now; end the original here.
         task::kill_current();
+    } else if state == FreezeState::Deputy {
+        // It runs on another node now; the original stays as its deputy until it ends.
+        crate::deputy::serve(&s);
     }
     s.set(FreezeState::Done);
     forget(s.id);
@@ -400,8 +439,10 @@ pub(crate) fn release(s: Arc<FreezeSession>) {
 fn decide_doit(req: &Request<'_>, to: FreezeState) -> Result {
     let id = req.need_u32(uapi::A_TASK_SESSION)?;
     let s = SESSIONS.get()?.find(|s| s.id == id).ok_or(code::ENOENT)?;
+    let to = if to == FreezeState::Commit && req.get(uapi::A_TASK_DEPUTY).is_some() { FreezeState::Deputy } else { to };
     let from = if to == FreezeState::Handed { FreezeState::Parked } else { s.state.load() };
-    let ok = (from == FreezeState::Parked || (from == FreezeState::Handed && to == FreezeState::Commit))
+    let ends_original = matches!(to, FreezeState::Commit | FreezeState::Deputy);
+    let ok = (from == FreezeState::Parked || (from == FreezeState::Handed && ends_original))
         && s.state.transition(from, to).is_ok();
     s.wake();
     if !ok {
@@ -414,7 +455,12 @@ fn decide_doit(req: &Request<'_>, to: FreezeState) -> Result {
     // Wait (briefly) until the task has acted, so that "committed" means the original is
     // gone and "thawed" means it runs again.
     let _ = s.wait_while(to, 5_000);
-    pr_info!("pid {} {}\n", s.pid, if to == FreezeState::Commit { "committed: original ends" } else { "thawed" });
+    let what = match to {
+        FreezeState::Commit => "committed: original ends",
+        FreezeState::Deputy => "committed: original stays as its deputy",
+        _ => "thawed",
+    };
+    pr_info!("pid {} {}\n", s.pid, what);
     Ok(())
 }
 

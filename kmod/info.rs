@@ -8,7 +8,7 @@ use crate::bind::netlink::Request;
 use crate::uapi_gen as uapi;
 
 /// Features this build supports: every bit of the spec's `feature` flags.
-const FEATURES: u64 = uapi::FEATURE_INFO | uapi::FEATURE_STOP_AND_COPY | uapi::FEATURE_LAZY;
+const FEATURES: u64 = uapi::FEATURE_INFO | uapi::FEATURE_STOP_AND_COPY | uapi::FEATURE_LAZY | uapi::FEATURE_DEPUTY;
 
 /// The `info-get` doit.
 pub(crate) fn info_get(req: &Request<'_>) -> Result {

@@ -20,6 +20,7 @@ use kernel::prelude::*;
 
 mod bind;
 mod confinement;
+mod deputy;
 mod fault;
 mod freeze;
 mod image;

@@ -10,6 +10,11 @@
 
 #include <uapi/linux/migr.h>
 
+/* Integer value ranges */
+static const struct netlink_range_validation migr_a_task_wait_status_range = {
+	.max	= 65535ULL,
+};
+
 /* Common nested types */
 const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1] = {
 	[MIGR_A_VMA_START] = { .type = NLA_U64, },
@@ -34,8 +39,9 @@ static const struct nla_policy migr_thaw_nl_policy[MIGR_A_TASK_SESSION + 1] = {
 };
 
 /* MIGR_CMD_COMMIT - do */
-static const struct nla_policy migr_commit_nl_policy[MIGR_A_TASK_SESSION + 1] = {
+static const struct nla_policy migr_commit_nl_policy[MIGR_A_TASK_DEPUTY + 1] = {
 	[MIGR_A_TASK_SESSION] = { .type = NLA_U32, },
+	[MIGR_A_TASK_DEPUTY] = { .type = NLA_FLAG, },
 };
 
 /* MIGR_CMD_HAND_OVER - do */
@@ -93,6 +99,12 @@ static const struct nla_policy migr_pager_end_nl_policy[MIGR_A_PAGER_END + 1] = 
 	[MIGR_A_PAGER_END] = NLA_POLICY_MAX(NLA_U32, 1),
 };
 
+/* MIGR_CMD_DEPUTY_END - do */
+static const struct nla_policy migr_deputy_end_nl_policy[MIGR_A_TASK_WAIT_STATUS + 1] = {
+	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
+	[MIGR_A_TASK_WAIT_STATUS] = NLA_POLICY_FULL_RANGE(NLA_U32, &migr_a_task_wait_status_range),
+};
+
 /* Ops table for migr */
 static const struct genl_split_ops migr_nl_ops[] = {
 	{
@@ -118,7 +130,7 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.cmd		= MIGR_CMD_COMMIT,
 		.doit		= migr_nl_commit_doit,
 		.policy		= migr_commit_nl_policy,
-		.maxattr	= MIGR_A_TASK_SESSION,
+		.maxattr	= MIGR_A_TASK_DEPUTY,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -154,6 +166,13 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.doit		= migr_nl_pager_end_doit,
 		.policy		= migr_pager_end_nl_policy,
 		.maxattr	= MIGR_A_PAGER_END,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_DEPUTY_END,
+		.doit		= migr_nl_deputy_end_doit,
+		.policy		= migr_deputy_end_nl_policy,
+		.maxattr	= MIGR_A_TASK_WAIT_STATUS,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

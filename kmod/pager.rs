@@ -129,6 +129,12 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 /// Netlink port of the daemon that gets page-request events (0: none).
 static LISTENER: AtomicU32 = AtomicU32::new(0);
 
+/// The netlink port of the daemon that listens for module events (page requests, deputy
+/// signals), if one does.
+pub(crate) fn listener_port() -> Option<u32> {
+    Some(LISTENER.load(Ordering::Acquire)).filter(|&p| p != 0)
+}
+
 pub(crate) fn init_registry() -> Result<GlobalOwner<Pagers>> {
     Ok(PAGERS.set(KBox::pin_init(Pagers::new(), GFP_KERNEL)?))
 }

@@ -109,6 +109,11 @@ pub enum Cmd {
         /// Lazy mode: one page per fault, no prefetch window.
         #[arg(long)]
         no_prefetch: bool,
+        /// Leaving its home node: the original stays there as the process's deputy. It
+        /// keeps the pid, so the parent and the shell still see it; signals sent to it go
+        /// to the process; it ends as the process ends, with the same status.
+        #[arg(long)]
+        deputy: bool,
     },
     /// Counters of migrations on this node: pages by path, bytes on the wire, fault latency.
     Stats {
@@ -194,12 +199,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch } => {
+        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch, deputy } => {
             let mode = match mode {
                 MigrateMode::Eager => peer::proto::Mode::Eager,
                 MigrateMode::Lazy => peer::proto::Mode::Lazy { push: !no_push, prefetch: !no_prefetch },
             };
-            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode)
+            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode, deputy)
         }
         Cmd::Stats { id, json } => client::stats(id, json),
         Cmd::Ps { json, forget } => client::ps(json, forget),

@@ -27,7 +27,7 @@ fn human(bytes: u64) -> String {
     }
 }
 
-pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode) -> Result<()> {
+pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
     let refused = |reason: Refused| CtlError::Refused { pid, reason };
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {
@@ -41,7 +41,7 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
     let mut s = connect()?;
     local::send_fd(&s, mem.as_raw_fd()).map_err(io)?;
     drop(mem);
-    local::send(&mut s, &LocalRequest::Migrate { pid, to: to.into(), timeout_ms, mode }).map_err(io)?;
+    local::send(&mut s, &LocalRequest::Migrate { pid, to: to.into(), timeout_ms, mode, deputy }).map_err(io)?;
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
     loop {

@@ -112,7 +112,7 @@ fn handle(mut s: UnixStream, node: &Arc<Node>) {
             let t = node.table.visible_to(uid).into_iter().filter(|r| id.map_or(true, |i| r.id == i)).collect();
             let _ = local::send(&mut s, &LocalEvent::Table(t));
         }
-        LocalRequest::Migrate { pid, to, timeout_ms, mode } => {
+        LocalRequest::Migrate { pid, to, timeout_ms, mode, deputy } => {
             let who = format!("uid {uid} (pid {})", cred.pid());
             let mem = match proof {
                 Some(fd) if local::is_proc_mem_of(&fd, pid) => File::from(fd),
@@ -141,7 +141,7 @@ fn handle(mut s: UnixStream, node: &Arc<Node>) {
             };
             // Done goes out from inside (when the task runs there); a lazy migration goes on
             // serving pages after that.
-            let req = source::Migration { pid, to: to.clone(), mode, timeout_ms, record };
+            let req = source::Migration { pid, to: to.clone(), mode, timeout_ms, deputy, record };
             match source::migrate(node, req, mem, &mut events) {
                 Ok(o) => info!(
                     "pid {pid} migrated to {to} (pid {}): {} bytes, frozen {} ms",
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn a_migration_without_proof_is_refused_typed() {
         let node = Node::new(crate::peer::key::Identity::new([0; 32], std::path::Path::new("/nonexistent")), None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
-        let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager };
+        let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager, deputy: false };
         let ev = ask(&node, req);
         assert_eq!(ev, LocalEvent::Failed(Failure::Refused(Refused::NoProof)));
         let LocalEvent::Failed(f) = ev else { unreachable!() };

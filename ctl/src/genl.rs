@@ -27,6 +27,15 @@ pub struct PagerRef {
     pub id: u32,
 }
 
+/// An event the module sends to the listening daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleEvent {
+    /// A lazily restored task faulted on a page its pager lacks: (pager, address).
+    PageRequest(PagerRef, u64),
+    /// The deputy of `pid` was sent `signal`, for its copy.
+    DeputySignal { pid: u32, signal: u32 },
+}
+
 pub struct ModuleClient {
     sock: NlSocketHandle,
     family: u16,
@@ -151,9 +160,25 @@ impl ModuleClient {
             .map(|_| ())
     }
 
-    pub fn commit(&mut self, session: u32) -> Result<()> {
-        self.request_with(uapi::CMD_COMMIT, &[(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())])
-            .map(|_| ())
+    /// End the original (or, with `deputy`, keep it as the deputy of its copy).
+    pub fn commit(&mut self, session: u32, deputy: bool) -> Result<()> {
+        let mut attrs = vec![(uapi::A_TASK_SESSION, false, session.to_ne_bytes().to_vec())];
+        if deputy {
+            attrs.push((uapi::A_TASK_DEPUTY, false, Vec::new()));
+        }
+        self.request_with(uapi::CMD_COMMIT, &attrs).map(|_| ())
+    }
+
+    /// The copy of the deputy of `pid` ended with `wait_status`: the deputy ends the same way.
+    pub fn deputy_end(&mut self, pid: u32, wait_status: u32) -> Result<()> {
+        self.request_with(
+            uapi::CMD_DEPUTY_END,
+            &[
+                (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_WAIT_STATUS, false, wait_status.to_ne_bytes().to_vec()),
+            ],
+        )
+        .map(|_| ())
     }
 
     /// Hand an image to the module: (control fd, stub fd), both installed in this process,
@@ -229,29 +254,37 @@ impl ModuleClient {
             .map(|_| ())
     }
 
-    /// Wait for the next page-request event: (pager, addr).
-    pub fn next_page_request(&mut self) -> Result<(PagerRef, u64)> {
+    /// Wait for the next event of the module (page request or deputy signal).
+    pub fn next_event(&mut self) -> Result<ModuleEvent> {
         loop {
             let m: Option<Nlmsghdr<u16, Genlmsghdr<u8, u16>>> = self.sock.recv().map_err(nl_error)?;
             let Some(m) = m else { continue };
-            if let NlPayload::Payload(g) = m.nl_payload {
-                if g.cmd != uapi::CMD_PAGE_REQUEST {
-                    continue;
-                }
-                let mut pid = None;
-                let mut id = None;
-                let mut addr = None;
-                for a in g.get_attr_handle().get_attrs() {
-                    match a.nla_type.nla_type {
-                        uapi::A_PAGER_PID => pid = read_u32(a.nla_payload.as_ref()).ok(),
-                        uapi::A_PAGER_ID => id = read_u32(a.nla_payload.as_ref()).ok(),
-                        uapi::A_PAGER_ADDR => addr = read_u64(a.nla_payload.as_ref()).ok(),
-                        _ => {}
+            let NlPayload::Payload(g) = m.nl_payload else { continue };
+            let mut u32s = std::collections::HashMap::new();
+            let mut addr = None;
+            for a in g.get_attr_handle().get_attrs() {
+                let (ty, payload) = (a.nla_type.nla_type, a.nla_payload.as_ref());
+                match (g.cmd, ty) {
+                    (uapi::CMD_PAGE_REQUEST, uapi::A_PAGER_ADDR) => addr = read_u64(payload).ok(),
+                    _ => {
+                        if let Ok(v) = read_u32(payload) {
+                            u32s.insert(ty, v);
+                        }
                     }
                 }
-                if let (Some(pid), Some(id), Some(a)) = (pid, id, addr) {
-                    return Ok((PagerRef { pid, id }, a));
+            }
+            match g.cmd {
+                uapi::CMD_PAGE_REQUEST => {
+                    if let (Some(&pid), Some(&id), Some(a)) = (u32s.get(&uapi::A_PAGER_PID), u32s.get(&uapi::A_PAGER_ID), addr) {
+                        return Ok(ModuleEvent::PageRequest(PagerRef { pid, id }, a));
+                    }
                 }
+                uapi::CMD_DEPUTY_SIGNAL => {
+                    if let (Some(&pid), Some(&signal)) = (u32s.get(&uapi::A_TASK_PID), u32s.get(&uapi::A_TASK_SIGNAL)) {
+                        return Ok(ModuleEvent::DeputySignal { pid, signal });
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -12,16 +12,19 @@ pub enum Feature {
     StopAndCopy,
     /// Lazy restore with the kernel-side pager.
     Lazy,
+    /// Commit keeping the original as the deputy of its copy.
+    Deputy,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 3] = [Feature::Info, Feature::StopAndCopy, Feature::Lazy];
+    pub const ALL: [Feature; 4] = [Feature::Info, Feature::StopAndCopy, Feature::Lazy, Feature::Deputy];
 
     pub fn bit(self) -> u64 {
         match self {
             Feature::Info => g::FEATURE_INFO,
             Feature::StopAndCopy => g::FEATURE_STOP_AND_COPY,
             Feature::Lazy => g::FEATURE_LAZY,
+            Feature::Deputy => g::FEATURE_DEPUTY,
         }
     }
 
@@ -31,6 +34,7 @@ impl Feature {
             Feature::Info => "info",
             Feature::StopAndCopy => "stop-and-copy",
             Feature::Lazy => "lazy",
+            Feature::Deputy => "deputy",
         }
     }
 }
@@ -153,7 +157,7 @@ mod tests {
     #[test]
     fn feature_bits_are_the_spec_bits() {
         let all = Feature::ALL.iter().fold(0, |a, f| a | f.bit());
-        assert_eq!(all, g::FEATURE_INFO | g::FEATURE_STOP_AND_COPY | g::FEATURE_LAZY);
+        assert_eq!(all, g::FEATURE_INFO | g::FEATURE_STOP_AND_COPY | g::FEATURE_LAZY | g::FEATURE_DEPUTY);
         assert_eq!(Feature::StopAndCopy.to_string(), "stop-and-copy");
     }
 }

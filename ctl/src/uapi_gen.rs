@@ -4,7 +4,7 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 pub const MAX_PAGE_RUN: u32 = 15;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
@@ -22,6 +22,7 @@ pub const RESTORE_STATE_RUNNING: u32 = 4;
 pub const FEATURE_INFO: u64 = 0x1;
 pub const FEATURE_STOP_AND_COPY: u64 = 0x2;
 pub const FEATURE_LAZY: u64 = 0x4;
+pub const FEATURE_DEPUTY: u64 = 0x8;
 
 /// Why freeze refused a task; the task is left exactly as it was.
 pub const REFUSAL_NONE: u32 = 0;
@@ -81,6 +82,8 @@ pub const CMD_PAGER_LISTEN: u8 = 7;
 pub const CMD_PAGE_REQUEST: u8 = 8;
 pub const CMD_PAGE_DATA: u8 = 9;
 pub const CMD_PAGER_END: u8 = 10;
+pub const CMD_DEPUTY_SIGNAL: u8 = 11;
+pub const CMD_DEPUTY_END: u8 = 12;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;
@@ -120,6 +123,9 @@ pub const A_TASK_STUB_FD: u16 = 28;
 pub const A_TASK_MODE: u16 = 29;
 pub const A_TASK_PROOF_FD: u16 = 30;
 pub const A_TASK_PAGER_ID: u16 = 31;
+pub const A_TASK_DEPUTY: u16 = 32;
+pub const A_TASK_SIGNAL: u16 = 33;
+pub const A_TASK_WAIT_STATUS: u16 = 34;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;

@@ -14,7 +14,7 @@ use super::file::{borrow, take_back};
 use super::netlink::run_doit;
 use crate::freeze::FreezeSession;
 use crate::restore::RestoreSession;
-use crate::{fault, freeze, info, pager, restore};
+use crate::{deputy, fault, freeze, info, pager, restore};
 
 /// A doit of the `migr` family calling `handler` (see `run_doit`).
 macro_rules! doits {
@@ -36,6 +36,7 @@ doits! {
     migr_nl_pager_listen_doit => pager::listen;
     migr_nl_page_data_doit => pager::page_data;
     migr_nl_pager_end_doit => pager::end;
+    migr_nl_deputy_end_doit => deputy::deputy_end;
 }
 
 // ---- restore session files (glue/file.c) ----

@@ -226,6 +226,18 @@ extern "C" {
         timeout_ms: c_ulong,
     ) -> c_long;
     pub(crate) fn migr_sleep_killable_ns(ns: u64) -> c_long;
+    pub(crate) fn migr_deputy_enter() -> c_int;
+    pub(crate) fn migr_deputy_wait(
+        wq: *mut bindings::wait_queue_head,
+        cond: unsafe extern "C" fn(*const c_void) -> bool,
+        arg: *const c_void,
+        timeout_ms: c_ulong,
+    ) -> c_long;
+    pub(crate) fn migr_deputy_take_signal() -> c_int;
+    pub(crate) fn migr_deputy_killed() -> bool;
+    pub(crate) fn migr_deputy_signal_queued() -> bool;
+    pub(crate) fn migr_deputy_end_by_signal(sig: c_int, core: bool);
+    pub(crate) fn migr_deputy_end_by_exit(code: c_int) -> c_int;
     pub(crate) fn migr_close_fd(fd: u32) -> c_int;
     pub(crate) fn migr_get_regs(buf: *mut c_void, size: u32) -> c_int;
     pub(crate) fn migr_xstate_size() -> c_int;

@@ -8,6 +8,7 @@
 //!   references, clocks;
 //! - [`task_work`]: callbacks a task runs itself (`TaskWork`, `HasTaskWork`, `queue`);
 //! - [`waitq`]: killable waits with a timeout;
+//! - [`deputy`]: a task kept as the deputy of its copy acting on itself;
 //! - [`mm`]: `MmRef` (mmput on drop), walking mappings, mapping into `current`;
 //! - [`cpu`]: registers, XSAVE state and thread fields of `current`;
 //! - [`file`]: `FileRef`, anon-inode files owning an `Arc` (ForeignOwnable);
@@ -24,6 +25,7 @@
 pub(crate) mod atomic;
 pub(crate) mod bytes;
 pub(crate) mod cpu;
+pub(crate) mod deputy;
 mod entry;
 mod ffi;
 pub(crate) mod file;

@@ -56,13 +56,6 @@ impl WaitQueue {
 
     /// `ms`: the limit in milliseconds, c_ulong::MAX for none (the glue's convention).
     fn wait(&self, cond: &dyn Fn() -> bool, ms: c_ulong) -> Result<bool> {
-        /// # Safety
-        /// `arg` must point at a live `&dyn Fn() -> bool`.
-        unsafe extern "C" fn call(arg: *const c_void) -> bool {
-            // SAFETY: `arg` points at the `&dyn Fn` below, alive for the whole wait.
-            let f = unsafe { &*arg.cast::<&dyn Fn() -> bool>() };
-            f()
-        }
         // SAFETY: initialised (type invariant); `call` only uses `cond`, which outlives the
         // call since the glue returns only after its last evaluation.
         let r = unsafe {
@@ -78,6 +71,17 @@ impl WaitQueue {
         }
         Ok(r > 0 || cond())
     }
+}
+
+/// The glue's condition callback: calls the `&dyn Fn() -> bool` that `arg` points at.
+///
+/// # Safety
+/// `arg` must point at a live `&dyn Fn() -> bool`.
+pub(super) unsafe extern "C" fn call(arg: *const c_void) -> bool {
+    // SAFETY: the caller's contract: `arg` points at a live `&dyn Fn`, kept alive by the
+    // waiter for the whole wait.
+    let f = unsafe { &*arg.cast::<&dyn Fn() -> bool>() };
+    f()
 }
 
 // SAFETY: the wait queue has its own spinlock; every operation on it is thread-safe.

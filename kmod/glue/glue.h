@@ -10,7 +10,7 @@
  *
  * Files, by subsystem: task.c (tasks, task_work, wait queues, thread state, the module
  * parameter), mm.c (address spaces, mappings), file.c (session files), uffd.c (the pager's
- * userfaultfd contexts and drain work), netlink.c (family, messages,
+ * userfaultfd contexts and drain work), deputy.c (a task kept as the deputy of its copy), netlink.c (family, messages,
  * attributes, extack, socket-release notifier).
  */
 #ifndef MIGR_GLUE_H
@@ -204,5 +204,15 @@ const struct nlattr *migr_attr_next(struct genl_info *info, const struct nlattr 
 int migr_attr_parse_vma(struct genl_info *info, const struct nlattr *nest,
 			const struct nlattr **tb, int maxtype);
 u32 migr_info_portid(struct genl_info *info);
+
+/* ---- the deputy, all as current (deputy.c) ---- */
+int migr_deputy_enter(void);
+long migr_deputy_wait(struct wait_queue_head *wq, bool (*cond)(const void *), const void *arg,
+		      unsigned long timeout_ms);
+int migr_deputy_take_signal(void);
+bool migr_deputy_killed(void);
+bool migr_deputy_signal_queued(void);
+void migr_deputy_end_by_signal(int sig, bool core);
+int migr_deputy_end_by_exit(int code);
 
 #endif

@@ -54,11 +54,17 @@ pub fn tell_home(node: &Arc<Node>, pid: u32, home: String, to: &str) {
 }
 
 fn send_moved(node: &Node, pid: u32, home: &str, to: &str) -> Result<(), String> {
-    let addr = resolve(home).map_err(|e| e.to_string())?;
+    ask(node, home, Request::Moved { pid, to: to.into() })
+}
+
+/// One request about a process to the node `at` (its home, or the node that holds it), on
+/// a connection of its own, answered with `Noted`.
+pub(super) fn ask(node: &Node, at: &str, req: Request) -> Result<(), String> {
+    let addr = resolve(at).map_err(|e| e.to_string())?;
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     let mut ch = Channel::initiate(stream, &node.identity).map_err(|e| e.to_string())?;
     ch.set_timeout(node.config.peer_timeout).map_err(|e| e.to_string())?;
-    ch.send(&Request::Moved { pid, to: to.into() }).map_err(|e| e.to_string())?;
+    ch.send(&req).map_err(|e| e.to_string())?;
     match ch.recv::<Response>().map_err(|e| e.to_string())? {
         Response::Noted => Ok(()),
         Response::Error(e) => Err(e),

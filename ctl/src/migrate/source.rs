@@ -36,6 +36,8 @@ pub struct Migration {
     pub to: String,
     pub mode: Mode,
     pub timeout_ms: u32,
+    /// Leaving its home: keep the original there as its deputy (`migrate::deputy`).
+    pub deputy: bool,
     /// Its record in the node's table.
     pub record: u64,
 }
@@ -121,8 +123,17 @@ pub fn migrate(
     mem: File,
     events: &mut dyn FnMut(LocalEvent),
 ) -> Result<Outcome, Failure> {
-    let Migration { pid, ref to, mode, timeout_ms, record } = req;
+    let Migration { pid, ref to, mode, timeout_ms, deputy, record } = req;
     let home = super::home::home_of(node, pid);
+    // A deputy is left where the process starts out; a guest that has one carries that on.
+    let leaves_deputy = deputy && super::home::is_this_node(&home);
+    let has_deputy = leaves_deputy || node.table.copy_has_deputy(pid);
+    if deputy && !has_deputy {
+        return Err(Failure::refused(format!("pid {pid} is a guest here without a deputy on its home {home} (a deputy is left when a process leaves its home)")));
+    }
+    if let Some(at) = node.table.deputy_holder(pid) {
+        return Err(Failure::refused(format!("pid {pid} here is the deputy of its copy on {at}; migrate it from there")));
+    }
     let to = if to == super::home::HOME {
         let home = super::home::target_for(node, pid).map_err(Failure::refused)?;
         node.update(record, |r| r.peer = home.clone());
@@ -152,6 +163,9 @@ pub fn migrate(
     // 2. Freeze; first, a task still paging in from the node it came from gets the rest of
     // its memory here.
     let mut module = module_for(mode).map_err(Failure::Refused)?;
+    if leaves_deputy && !module.info().map_err(Failure::refused)?.has(crate::uapi::Feature::Deputy) {
+        return Err(Failure::refused("the migr module on this node lacks the deputy feature"));
+    }
     finish_paging_in(node, &mut module, pid)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
@@ -204,6 +218,7 @@ pub fn migrate(
         files: file_ids,
         fds,
         identity,
+        deputy: has_deputy,
     };
     let link = |e: ChannelError| Failure::failed(format!("link to {to} lost: {e}"));
     let ch = &mut session.peer;
@@ -249,9 +264,15 @@ pub fn migrate(
         frozen_ms,
     };
     super::home::tell_home(node, pid, home, to);
+    node.update(record, |r| r.deputy = leaves_deputy);
     let Mode::Lazy { push, prefetch } = mode else {
-        session.commit(to);
+        // Recorded first: the node's waiter of a copy that moves on (killed by this commit)
+        // reads it, so as not to report that end to the home.
         node.set_state(record, State::Migrated { to: to.into(), pid: remote_pid });
+        session.commit(to, leaves_deputy);
+        if leaves_deputy {
+            super::deputy::committed(node, pid);
+        }
         events(LocalEvent::Done(outcome.clone()));
         return Ok(outcome);
     };
@@ -271,7 +292,10 @@ pub fn migrate(
         server.wait_done()
     };
     session.stop_services();
-    session.commit(to);
+    session.commit(to, leaves_deputy);
+    if leaves_deputy {
+        super::deputy::committed(node, pid);
+    }
     let ms = running_at.elapsed().as_millis() as u64;
     match result {
         Ok(()) => {

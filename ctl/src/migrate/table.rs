@@ -159,6 +159,17 @@ pub struct Record {
     /// this migration took it to (told by the node it left; see `migrate::home`).
     #[serde(default)]
     pub now_on: Option<String>,
+    /// Out, on the home node: the original stays here as the deputy of the process, until
+    /// it ends. In: the process's home keeps a deputy for it (signals come from there, its
+    /// end is reported there). See `migrate::deputy`.
+    #[serde(default)]
+    pub deputy: bool,
+    /// Out, with deputy: the module made the original a deputy (commit done).
+    #[serde(default)]
+    pub deputy_committed: bool,
+    /// Out, with deputy: how the copy ended, told before the commit was done.
+    #[serde(default)]
+    pub deputy_end: Option<u32>,
 }
 
 impl Record {
@@ -182,6 +193,7 @@ impl Record {
             "stats": self.stats,
             "home": self.home,
             "now_on": self.now_on,
+            "deputy": self.deputy,
         })
     }
 }
@@ -199,6 +211,10 @@ impl State {
     pub fn is_final(&self) -> bool {
         !matches!(self, State::Starting | State::Frozen | State::Transferring | State::ServingPages { .. } | State::Running)
     }
+}
+
+fn moved_on(t: &Records, pid: u32, arrival: u64) -> bool {
+    t.iter().any(|r| r.id > arrival && r.pid == pid && r.direction == Direction::Out && r.state.ran_on().is_some())
 }
 
 /// The migrations of one node daemon (held in its [`crate::node::Node`]).
@@ -264,6 +280,9 @@ impl Table {
             stats: Stats::default(),
             home: String::new(),
             now_on: None,
+            deputy: false,
+            deputy_committed: false,
+            deputy_end: None,
         });
         Some(id)
     }
@@ -307,6 +326,63 @@ impl Table {
         true
     }
 
+    /// On the home: the node that holds the copy of the deputy of `pid`, while it lives.
+    pub fn deputy_holder(&self, pid: u32) -> Option<String> {
+        let t = self.lock();
+        let r = t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy)?;
+        r.now_on.clone().or_else(|| r.state.ran_on().map(String::from))
+    }
+
+    /// On the home: the copy of the deputy of `pid` ended with `status`. True if the deputy
+    /// can be ended now; false if its commit is not done yet (kept for `deputy_committed`).
+    pub fn deputy_may_end(&self, pid: u32, status: u32) -> bool {
+        let mut t = self.lock();
+        let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy) else {
+            return false;
+        };
+        if !r.deputy_committed {
+            r.deputy_end = Some(status);
+        }
+        r.deputy_committed
+    }
+
+    /// On the home: the original of `pid` is its deputy now; how its copy ended if that
+    /// was told before.
+    pub fn deputy_committed(&self, pid: u32) -> Option<u32> {
+        let mut t = self.lock();
+        let r = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy)?;
+        r.deputy_committed = true;
+        r.deputy_end.take()
+    }
+
+    /// Whether the latest arrival of `pid` here came with a deputy on its home.
+    pub fn copy_has_deputy(&self, pid: u32) -> bool {
+        let t = self.lock();
+        t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::In).is_some_and(|r| r.deputy && r.state == State::Running)
+    }
+
+    /// On the home: the deputy of `pid` ended (`how`).
+    pub fn deputy_ended(&self, pid: u32, how: &str) {
+        let mut t = self.lock();
+        if let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy) {
+            r.deputy = false;
+            r.now_on = Some(format!("ended ({how})"));
+        }
+    }
+
+    /// Whether the latest arrival of `pid` here still runs here as the copy of a process
+    /// whose home (`is_home`) keeps a deputy, and has not moved on.
+    pub fn holds_copy_of(&self, pid: u32, is_home: impl Fn(&str) -> bool) -> bool {
+        let t = self.lock();
+        let Some(r) = t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::In) else { return false };
+        r.state == State::Running && r.deputy && is_home(&r.home) && !moved_on(&t, pid, r.id)
+    }
+
+    /// Whether `pid`, which arrived with record `arrival`, left this node again since.
+    pub fn moved_on(&self, pid: u32, arrival: u64) -> bool {
+        moved_on(&self.lock(), pid, arrival)
+    }
+
     /// `pid` came back to this node, its home: its migrations away say so.
     pub fn came_home(&self, pid: u32) {
         for r in self.lock().iter_mut().filter(|r| r.pid == pid && r.direction == Direction::Out && r.state.ran_on().is_some()) {
@@ -341,13 +417,24 @@ pub fn format(records: &[Record]) -> String {
             r.peer,
             r.comm,
             r.bytes,
-            match &r.now_on {
-                Some(now) => format!("{}; now on {now}", r.state),
-                None => r.state.to_string(),
-            }
+            where_now(r)
         ));
     }
     out
+}
+
+/// The STATE column: the state, where the process runs now if it moved on, its deputy.
+fn where_now(r: &Record) -> String {
+    let mut s = r.state.to_string();
+    match &r.now_on {
+        Some(ended) if ended.starts_with("ended") => s += &format!("; deputy {ended}"),
+        Some(now) => s += &format!("; now on {now}"),
+        None => {}
+    }
+    if r.deputy && r.direction == Direction::Out {
+        s += "; its deputy holds the pid here";
+    }
+    s
 }
 
 #[cfg(test)]
@@ -410,6 +497,40 @@ mod tests {
         t.set_state(inn, State::Exited(0));
         assert_eq!(t.home_of(20), None);
         assert_eq!(t.guests("node3"), 0);
+    }
+
+    #[test]
+    fn a_deputy_follows_its_copy_and_ends_once_committed() {
+        let t = Table::default();
+        // Home: the copy runs on node2; it ends before the commit is done.
+        let out = t.add(10, Direction::Out, "node2", 0);
+        t.update(out, |r| r.deputy = true);
+        assert_eq!(t.deputy_holder(10), None, "not on node2 yet");
+        t.set_state(out, State::Migrated { to: "node2".into(), pid: 10 });
+        assert_eq!(t.deputy_holder(10).as_deref(), Some("node2"));
+        assert!(t.moved(10, |at| at == "node2", "node3"));
+        assert_eq!(t.deputy_holder(10).as_deref(), Some("node3"), "the deputy follows it");
+        assert!(!t.deputy_may_end(10, 43 << 8), "not committed: kept");
+        assert_eq!(t.deputy_committed(10), Some(43 << 8));
+        assert!(t.deputy_may_end(10, 43 << 8));
+        t.deputy_ended(10, "exited 43");
+        assert_eq!(t.deputy_holder(10), None);
+        assert!(format(&t.all()).contains("deputy ended (exited 43)"));
+        // The node that holds a copy: only for its home, until it moves on.
+        let inn = t.add(20, Direction::In, "node1", 0);
+        t.update(inn, |r| {
+            r.home = "node1".into();
+            r.deputy = true;
+        });
+        t.set_state(inn, State::Running);
+        assert!(t.holds_copy_of(20, |h| h == "node1") && !t.holds_copy_of(20, |h| h == "node3"));
+        assert!(t.copy_has_deputy(20));
+        let on = t.add(20, Direction::Out, "node3", 0);
+        assert!(t.holds_copy_of(20, |h| h == "node1"), "leaving is not gone");
+        t.set_state(on, State::Migrated { to: "node3".into(), pid: 20 });
+        assert!(t.moved_on(20, inn) && !t.holds_copy_of(20, |h| h == "node1"));
+        assert_eq!(crate::migrate::deputy::describe(15 | 0x80), "killed by signal 15 (core dumped)");
+        assert_eq!(crate::migrate::deputy::describe(3 << 8), "exited 3");
     }
 
     #[test]

@@ -47,9 +47,13 @@ const PARK_FD: RawFd = 512;
 pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &str) {
     let pid = offer.pid;
     let record = node.table.add(pid, Direction::In, &offer.source_node, offer.identity.uid[0]);
-    node.update(record, |r| r.home = offer.home.clone());
+    node.update(record, |r| {
+        r.home = offer.home.clone();
+        r.deputy = offer.deputy;
+    });
     let mode = offer.mode;
     let (token, fault_port) = (offer.token, offer.fault_port);
+    let (offer_deputy, offer_home) = (offer.deputy, offer.home.clone());
     node.update(record, |r| r.stats.mode = mode_name(mode).into());
     let fail = |ch: &mut Channel, (resp, why): Fail| {
         log::warn!("restore of pid {pid} from {peer}: {why}");
@@ -65,6 +69,10 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         let why = format!("{}: this daemon does not receive the module's page requests (another daemon holds them)", crate::node::hostname());
         return fail(&mut ch, refuse(why));
     }
+    if super::home::is_this_node(&offer.home) && node.table.deputy_holder(pid).is_some() {
+        let why = format!("pid {pid} is held here by its deputy; a process with a deputy cannot come home yet");
+        return fail(&mut ch, refuse(why));
+    }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let child = match run(&mut session, offer) {
         Ok(child) => child,
@@ -74,6 +82,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     log::info!("pid {pid} from {peer}: running");
     if super::home::is_this_node(&node.table.get(record).map(|r| r.home).unwrap_or_default()) {
         node.table.came_home(pid);
+    } else if offer_deputy {
+        super::deputy::watch_home(node, pid, offer_home.clone());
     }
     if let (Mode::Lazy { .. }, Some(pager)) = (mode, session.pager) {
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
@@ -83,13 +93,23 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     let node2 = node.clone();
     std::thread::spawn(move || {
         let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
-        let how = match st {
-            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => State::Exited(c),
-            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => State::KilledBy(s.to_string()),
-            other => State::Ended(format!("{other:?}")),
+        let (how, status) = match st {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => (State::Exited(c), Some((c as u32 & 0xff) << 8)),
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, s, core)) => {
+                (State::KilledBy(s.to_string()), Some(s as u32 | if core { 0x80 } else { 0 }))
+            }
+            other => (State::Ended(format!("{other:?}")), None),
         };
         log::info!("pid {child}: {how}");
+        // Its home keeps a deputy: the end goes there, unless it moved on (that kill is
+        // the commit of the move, not its end).
+        let r = node2.table.get(record);
         node2.set_state(record, how);
+        if let (Some(r), Some(status)) = (r, status) {
+            if r.deputy && !super::home::is_this_node(&r.home) && !node2.table.moved_on(child, record) {
+                super::deputy::report_end(&node2, child, r.home, status);
+            }
+        }
     });
     // The session's services (the fault channel) live as long as the task's pager, not as
     // long as this connection or the task: children it forked may still miss pages of the

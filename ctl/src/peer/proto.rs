@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key). 5: a process's home node
 /// travels with it (`RestoreOffer::home`), and the home hears where it went (`Moved`).
-pub const WIRE_VERSION: u32 = 5;
+pub const WIRE_VERSION: u32 = 6;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -71,6 +71,9 @@ pub struct RestoreOffer {
     pub files: Vec<FileId>,
     pub fds: Vec<FdSpec>,
     pub identity: Identity,
+    /// The process's home keeps a deputy for it (`migrate::deputy`): its signals come from
+    /// there and its end is reported there.
+    pub deputy: bool,
 }
 
 /// Contiguous runs of page contents: (start address, bytes, a multiple of 4096).
@@ -98,6 +101,16 @@ pub enum Request {
     Fault { addr: u64 },
     /// To a process's home node, from the node it just left: pid now runs on `to`.
     Moved { pid: u32, to: String },
+    /// From a process's home to the node that holds its copy: its deputy was sent `signal`.
+    Signal { pid: u32, signal: u32 },
+    /// From the node that held the copy to its home: the copy ended with wait status `status`.
+    Exited { pid: u32, status: u32 },
+    /// From a process's home to the node that holds its copy: still there? (Noted, or an
+    /// Error saying it does not hold it.)
+    Holds { pid: u32 },
+    /// From the node that holds a copy to its home: does its deputy still live? (Noted, or
+    /// an Error.)
+    HasDeputy { pid: u32 },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

@@ -106,6 +106,10 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
                 return;
             }
             Request::Moved { pid, to } => crate::migrate::home::note_moved(&node, pid, &to, ch.peer_ip(), &peer),
+            Request::Signal { pid, signal } => crate::migrate::deputy::deliver_signal(&node, pid, signal, ch.peer_ip(), &peer),
+            Request::Exited { pid, status } => crate::migrate::deputy::note_exited(&node, pid, status, ch.peer_ip(), &peer),
+            Request::Holds { pid } => crate::migrate::deputy::holds(&node, pid, ch.peer_ip()),
+            Request::HasDeputy { pid } => crate::migrate::deputy::has_deputy(&node, pid),
             other => answer(other, &node),
         };
         if let Err(e) = ch.send(&resp) {
@@ -125,6 +129,10 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::PushDone
         | Request::FaultChannel { .. }
         | Request::Moved { .. }
+        | Request::Signal { .. }
+        | Request::Exited { .. }
+        | Request::Holds { .. }
+        | Request::HasDeputy { .. }
         | Request::Fault { .. } => {
             Response::Error("no migration in progress on this connection".into())
         }

@@ -12,15 +12,16 @@ use std::time::{Duration, Instant};
 
 use super::{Service, ServiceError, Session};
 use crate::error::{CtlError, ModuleError};
-use crate::genl::{ModuleClient, PagerRef};
+use crate::genl::{ModuleClient, ModuleEvent, PagerRef};
 use crate::node::Node;
 use crate::peer::channel::Channel;
 use crate::peer::proto::{PageBatch, Request, Response};
 use crate::uapi::Feature;
 use crate::uapi_gen as uapi;
 
-/// Start the daemon's listener for page-request events (once, at daemon start): each goes to
-/// the fault channel of its task. The module takes one listener at a time: while another
+/// Start the daemon's listener for the module's events (once, at daemon start): each page
+/// request goes to the fault channel of its task, each deputy signal to the node its copy
+/// runs on. The module takes one listener at a time: while another
 /// daemon holds it (or the socket of the one before this daemon has not closed yet), this one
 /// refuses lazy restores and tries again every second.
 pub fn start_listener(node: Arc<Node>) {
@@ -49,9 +50,11 @@ pub fn start_listener(node: Arc<Node>) {
             log::info!("pager listener: page requests come here now");
         }
         node.registry.set_pager_listening();
+        let deputies = crate::migrate::deputy::SignalForwarder::start(node.clone());
         loop {
-            match m.next_page_request() {
-                Ok((pager, addr)) => node.registry.page_request(pager, addr),
+            match m.next_event() {
+                Ok(ModuleEvent::PageRequest(pager, addr)) => node.registry.page_request(pager, addr),
+                Ok(ModuleEvent::DeputySignal { pid, signal }) => deputies.forward(pid, signal),
                 Err(e) => {
                     log::warn!("pager listener: {e}");
                     std::thread::sleep(Duration::from_millis(100));

@@ -152,10 +152,10 @@ impl Session {
         }
     }
 
-    /// Source: the task runs on `to`; the original ends.
-    pub fn commit(&mut self, to: &str) {
+    /// Source: the task runs on `to`; the original ends, or stays as its deputy.
+    pub fn commit(&mut self, to: &str, deputy: bool) {
         let Some(h) = self.hold.as_mut() else { return };
-        if let Err(e) = self.module.commit(h.session) {
+        if let Err(e) = self.module.commit(h.session, deputy) {
             // The task runs on the target; ending the original is what is left to do.
             log::error!("pid {}: runs on {to} but commit failed: {e}; killing the original", self.pid);
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::Signal::SIGKILL);
@@ -192,7 +192,7 @@ impl Drop for Session {
         if !h.committed && h.runs_elsewhere {
             // The copy on the target runs (and will end in SIGBUS on pages it lacks): the
             // original must not come back.
-            self.commit("the target");
+            self.commit("the target", false);
         } else if !h.committed {
             match self.module.thaw(h.session) {
                 Ok(()) => log::info!("pid {}: thawed, it carries on here", self.pid),

@@ -9,7 +9,7 @@
 #define MIGR_FAMILY_NAME	"migr"
 #define MIGR_FAMILY_VERSION	1
 
-#define MIGR_PROTOCOL_VERSION	7
+#define MIGR_PROTOCOL_VERSION	8
 #define MIGR_MAX_PAGE_RUN	15
 #define MIGR_MAX_VMAS		1024
 #define MIGR_IOC_RESTORE	19713
@@ -32,11 +32,14 @@ enum migr_restore_state {
  *   (eager memory transfer).
  * @MIGR_FEATURE_LAZY: Restore in lazy mode, with the kernel-side pager
  *   (page-data, pager-end).
+ * @MIGR_FEATURE_DEPUTY: Commit with deputy - the original stays on its node as
+ *   the deputy of its copy (deputy-signal events, deputy-end).
  */
 enum migr_feature {
 	MIGR_FEATURE_INFO = 1,
 	MIGR_FEATURE_STOP_AND_COPY = 2,
 	MIGR_FEATURE_LAZY = 4,
+	MIGR_FEATURE_DEPUTY = 8,
 };
 
 /**
@@ -189,6 +192,9 @@ enum {
 	MIGR_A_TASK_MODE,
 	MIGR_A_TASK_PROOF_FD,
 	MIGR_A_TASK_PAGER_ID,
+	MIGR_A_TASK_DEPUTY,
+	MIGR_A_TASK_SIGNAL,
+	MIGR_A_TASK_WAIT_STATUS,
 
 	__MIGR_A_TASK_MAX,
 	MIGR_A_TASK_MAX = (__MIGR_A_TASK_MAX - 1)
@@ -232,6 +238,8 @@ enum {
 	MIGR_CMD_PAGE_REQUEST,
 	MIGR_CMD_PAGE_DATA,
 	MIGR_CMD_PAGER_END,
+	MIGR_CMD_DEPUTY_SIGNAL,
+	MIGR_CMD_DEPUTY_END,
 
 	__MIGR_CMD_MAX,
 	MIGR_CMD_MAX = (__MIGR_CMD_MAX - 1)

@@ -1,0 +1,230 @@
+//! The deputy, daemon side. A process that leaves its home node with `--deputy` leaves its
+//! original there as its deputy (kmod/deputy.rs): the pid, the parent, the session and the
+//! process group stay home. This module connects the deputy with its copy, wherever that
+//! runs now (the home's record follows it, see `home`):
+//!
+//! - signals: the module hands every signal the deputy is sent to this daemon; one forwarder
+//!   thread sends them, in order, to the node that holds the copy (`Request::Signal`), which
+//!   delivers them to the copy if the sender is the copy's home;
+//! - the end: the node that holds the copy waits for it (it is that daemon's child); when it
+//!   ends there (not when it moves on) it tells the home (`Request::Exited`) and the home's
+//!   module ends the deputy the same way, so the parent's wait() sees the same status;
+//! - loss: the home asks the holder every few seconds whether it still holds the copy; a
+//!   holder that cannot be reached for LOST_AFTER, or that no longer knows the copy, ends
+//!   the deputy as if killed by SIGKILL. The holder asks the home the same about the
+//!   deputy and kills the copy in the same cases: a copy whose home is gone is not left
+//!   running with nobody to report to. Both sides log why.
+//!
+//! Trust, as for `Moved`: both requests come over authenticated channels, a signal is
+//! accepted only from the copy's home and an end only from the node the home's record says
+//! holds the copy (both compared by address).
+
+use super::home::ask;
+use crate::genl::ModuleClient;
+use crate::node::Node;
+use crate::peer::ping::resolve;
+use crate::peer::proto::{Request, Response};
+use log::{info, warn};
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the home asks the holder about its copy.
+const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// A holder unreachable this long is taken as lost with the copy.
+const LOST_AFTER: Duration = Duration::from_secs(30);
+
+/// The home's forwarder of deputy signals: one thread, so that signals keep their order.
+pub struct SignalForwarder {
+    tx: mpsc::Sender<(u32, u32)>,
+}
+
+impl SignalForwarder {
+    pub fn start(node: Arc<Node>) -> Self {
+        let (tx, rx) = mpsc::channel::<(u32, u32)>();
+        std::thread::spawn(move || {
+            for (pid, signal) in rx {
+                let Some(at) = node.table.deputy_holder(pid) else {
+                    warn!("deputy {pid}: signal {signal}, but no copy of it is known; dropped");
+                    continue;
+                };
+                match ask(&node, &at, Request::Signal { pid, signal }) {
+                    Ok(()) => info!("deputy {pid}: signal {signal} handed to its copy on {at}"),
+                    Err(e) => warn!("deputy {pid}: signal {signal} not delivered to {at}: {e}"),
+                }
+            }
+        });
+        SignalForwarder { tx }
+    }
+
+    pub fn forward(&self, pid: u32, signal: u32) {
+        let _ = self.tx.send((pid, signal));
+    }
+}
+
+/// On the home, after a commit that kept a deputy for `pid`: watch the copy until the deputy
+/// ends (see the module doc: loss).
+fn watch(node: &Arc<Node>, pid: u32) {
+    let node = node.clone();
+    std::thread::spawn(move || {
+        let mut unreachable_since: Option<Instant> = None;
+        loop {
+            std::thread::sleep(CHECK_EVERY);
+            let Some(at) = node.table.deputy_holder(pid) else { return };
+            match ask(&node, &at, Request::Holds { pid }) {
+                Ok(()) => unreachable_since = None,
+                Err(e) if e.contains(NOT_HELD) => {
+                    // It may have ended or moved on a moment ago, its Exited or Moved on the
+                    // way: give it that moment.
+                    std::thread::sleep(CHECK_EVERY);
+                    if node.table.deputy_holder(pid).as_deref() == Some(at.as_str()) {
+                        end(&node, pid, LOST, &format!("{at} no longer holds its copy ({e})"));
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= LOST_AFTER {
+                        end(&node, pid, LOST, &format!("{at}, which holds its copy, unreachable for {} s ({e})", LOST_AFTER.as_secs()));
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// The wait status of a copy that is lost: killed by SIGKILL.
+const LOST: u32 = libc::SIGKILL as u32;
+/// What a holder answers for a pid it does not hold.
+const NOT_HELD: &str = "does not hold";
+
+/// End the deputy of `pid` as `status` says; the record notes how.
+fn end(node: &Node, pid: u32, status: u32, why: &str) {
+    let how = describe(status);
+    match ModuleClient::connect().and_then(|mut m| m.deputy_end(pid, status)) {
+        Ok(()) => info!("deputy {pid}: ends ({how}): {why}"),
+        Err(e) => warn!("deputy {pid}: could not end it ({how}): {e}"),
+    }
+    node.table.deputy_ended(pid, &format!("{how}; {why}"));
+}
+
+/// A wait status as `ps` words it.
+pub fn describe(status: u32) -> String {
+    match (status & 0x7f, status & 0x80 != 0) {
+        (0, _) => format!("exited {}", (status >> 8) & 0xff),
+        (sig, core) => format!("killed by signal {sig}{}", if core { " (core dumped)" } else { "" }),
+    }
+}
+
+/// On the node that holds the copy: `Signal` from `peer_ip`.
+pub fn deliver_signal(node: &Node, pid: u32, signal: u32, peer_ip: IpAddr, peer: &str) -> Response {
+    if !node.table.holds_copy_of(pid, |home| resolve(home).is_ok_and(|a| a.ip() == peer_ip)) {
+        warn!("peer {peer} sends signal {signal} for pid {pid}: not a copy of that peer's process here; ignored");
+        return Response::Error(format!("{}: {NOT_HELD} a copy of pid {pid} from the sender", crate::node::hostname()));
+    }
+    // SAFETY: kill(2) with plain integers.
+    if unsafe { libc::kill(pid as i32, signal as i32) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Response::Error(format!("kill {pid} {signal}: {e}"));
+    }
+    Response::Noted
+}
+
+/// On the home: `HasDeputy` from a node that holds a copy. Whether a deputy of `pid` lives
+/// here, whoever asks (the answer grants nothing; comparing the asker with the record's
+/// holder would fail a copy that just moved on, before its `Moved` arrived).
+pub fn has_deputy(node: &Node, pid: u32) -> Response {
+    match node.table.deputy_holder(pid) {
+        Some(_) => Response::Noted,
+        None => Response::Error(format!("{}: no deputy of pid {pid}", crate::node::hostname())),
+    }
+}
+
+/// On the node that holds the copy of `pid`: watch its home's deputy while the copy runs
+/// here (see the module doc: loss).
+pub fn watch_home(node: &Arc<Node>, pid: u32, home: String) {
+    let node = node.clone();
+    std::thread::spawn(move || {
+        let mut unreachable_since: Option<Instant> = None;
+        let is_home = |h: &str| h == home;
+        loop {
+            std::thread::sleep(CHECK_EVERY);
+            if !node.table.holds_copy_of(pid, is_home) {
+                return; // ended or moved on
+            }
+            let why = match ask(&node, &home, Request::HasDeputy { pid }) {
+                Ok(()) => {
+                    unreachable_since = None;
+                    continue;
+                }
+                Err(e) if e.contains("no deputy") => format!("its home {home} has no deputy for it any more ({e})"),
+                Err(e) => {
+                    let since = *unreachable_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() < LOST_AFTER {
+                        continue;
+                    }
+                    format!("its home {home} unreachable for {} s ({e})", LOST_AFTER.as_secs())
+                }
+            };
+            if !node.table.holds_copy_of(pid, is_home) {
+                return;
+            }
+            warn!("pid {pid}: {why}; killed");
+            // SAFETY: kill(2) with plain integers.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            return;
+        }
+    });
+}
+
+/// On the node that holds the copy: `Holds` from `peer_ip` (its home).
+pub fn holds(node: &Node, pid: u32, peer_ip: IpAddr) -> Response {
+    if node.table.holds_copy_of(pid, |home| resolve(home).is_ok_and(|a| a.ip() == peer_ip)) {
+        Response::Noted
+    } else {
+        Response::Error(format!("{}: {NOT_HELD} a copy of pid {pid} from the sender", crate::node::hostname()))
+    }
+}
+
+/// On the node that holds the copy, once it ended here with `status`: tell its home (a few
+/// tries; the home's watcher ends the deputy anyway if this never arrives).
+pub fn report_end(node: &Arc<Node>, pid: u32, home: String, status: u32) {
+    let node = node.clone();
+    std::thread::spawn(move || {
+        for attempt in 1..=5 {
+            match ask(&node, &home, Request::Exited { pid, status }) {
+                Ok(()) => return info!("pid {pid}: told its home {home} that it {}", describe(status)),
+                Err(e) => warn!("pid {pid}: could not tell its home {home} that it {} (try {attempt}): {e}", describe(status)),
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    });
+}
+
+/// On the home: `Exited` from `peer_ip`.
+pub fn note_exited(node: &Node, pid: u32, status: u32, peer_ip: IpAddr, peer: &str) -> Response {
+    let Some(at) = node.table.deputy_holder(pid) else {
+        return Response::Error(format!("{}: no deputy of pid {pid} here", crate::node::hostname()));
+    };
+    if !resolve(&at).is_ok_and(|a| a.ip() == peer_ip) {
+        warn!("peer {peer} says pid {pid} ended: its copy runs on {at}, not there; ignored");
+        return Response::Error(format!("{}: pid {pid} does not run on the sender", crate::node::hostname()));
+    }
+    if node.table.deputy_may_end(pid, status) {
+        end(node, pid, status, &format!("its copy ended on {at}"));
+    } else {
+        info!("deputy {pid}: its copy ended on {at} ({}); the deputy ends once committed", describe(status));
+    }
+    Response::Noted
+}
+
+/// On the home, once the commit made the original the deputy of `pid`: end it at once if
+/// its copy ended meanwhile, else watch the copy.
+pub fn committed(node: &Arc<Node>, pid: u32) {
+    match node.table.deputy_committed(pid) {
+        Some(status) => end(node, pid, status, "its copy ended before the commit was done"),
+        None => watch(node, pid),
+    }
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The deputy: what the original of a migration becomes when the controller commits with
+//! `deputy` (the home node keeps its process). Like Sprite's home-node process and
+//! openMosix's deputy, it stays where the process started and holds what belongs there:
+//! its pid, its parent (who will wait for it), its session and process group.
+//!
+//! In its own task work (kmod/freeze.rs `park`), after the commit:
+//! 1. it drops its user memory (the copy has it) and keeps every signal but SIGKILL queued
+//!    for itself (bind/deputy.rs);
+//! 2. it hands each signal it is sent, in order, to the daemon listening for module events
+//!    (`deputy-signal`), which forwards it to the copy; a signal that cannot be sent yet
+//!    (no listener) is kept and sent again every second. SIGKILL ends the deputy at once,
+//!    after one last `deputy-signal` for it (the copy is killed too);
+//! 3. `deputy-end` (the daemon, told how the copy ended) makes it end the same way: exit
+//!    code, or signal with or without a core dump, so its parent's wait() sees what it would
+//!    have seen had the process never moved.
+//!
+//! Sleeping rules: everything here runs as the deputy, in process context, no lock held;
+//! the deputy-end doit only stores the status and wakes it.
+
+use kernel::error::code;
+use kernel::prelude::*;
+
+use crate::bind::deputy::{AsDeputy, Woken};
+use crate::bind::netlink::{Message, Request};
+use crate::freeze::{FreezeSession, FreezeState};
+use crate::uapi_gen as uapi;
+
+/// How long a deputy with signals it could not send yet waits before it tries again.
+const RESEND_MS: u32 = 1_000;
+/// How long it sleeps with nothing to do (it wakes for signals and deputy-end anyway).
+const IDLE_MS: u32 = 60_000;
+/// Most signals kept while no daemon listens (the rest are dropped and logged).
+const MAX_PENDING: usize = 64;
+
+/// Serve as the deputy of session `s` (its state is `Deputy`), until deputy-end or SIGKILL.
+/// Returns once the end is arranged: the task ends on its way back to user mode.
+pub(crate) fn serve(s: &FreezeSession) {
+    let pid = s.pid();
+    let (me, dropped) = AsDeputy::enter();
+    if let Err(e) = dropped {
+        pr_warn!("pid {}: deputy keeps its memory ({:?})\n", pid, e);
+    }
+    if s.state().transition(FreezeState::Deputy, FreezeState::Deputed).is_err() {
+        // Nothing else moves a session out of Deputy.
+        pr_warn!("pid {}: deputy in an unexpected state; it ends\n", pid);
+        crate::bind::task::kill_current();
+        return;
+    }
+    s.wake();
+    pr_info!("pid {}: deputy of its copy\n", pid);
+
+    // Signals taken but not handed on yet, oldest first (a small array: the deputy's stack).
+    let mut pending = [0u32; MAX_PENDING];
+    let mut n = 0;
+    loop {
+        if me.killed() {
+            let _ = send(pid, kernel::bindings::SIGKILL);
+            pr_info!("pid {}: deputy killed (SIGKILL handed on)\n", pid);
+            return;
+        }
+        while let Some(sig) = me.take_signal() {
+            if n < MAX_PENDING {
+                pending[n] = sig;
+                n += 1;
+            } else {
+                pr_warn!("pid {}: deputy drops signal {} (no daemon takes them)\n", pid, sig);
+            }
+        }
+        let sent = pending[..n].iter().take_while(|&&sig| send(pid, sig).is_ok()).count();
+        pending.copy_within(sent..n, 0);
+        n -= sent;
+        if s.state().load() == FreezeState::DeputyEnd {
+            break;
+        }
+        let ms = if n == 0 { IDLE_MS } else { RESEND_MS };
+        match me.wait(s.wait_queue(), &|| s.state().load() != FreezeState::Deputed, ms) {
+            Woken::Cond if s.state().load() != FreezeState::DeputyEnd => break, // only deputy-end moves it
+            // A pending-signal state with no signal to take (a cgroup freeze, say) must not
+            // make the deputy spin: it waits a little, killable.
+            Woken::Signal if !me.killed() && !me.signal_queued() => {
+                let _ = crate::bind::task::sleep_killable_ns(100_000_000);
+            }
+            _ => {}
+        }
+    }
+    if n > 0 {
+        pr_warn!("pid {}: deputy ends with {} signals not handed on\n", pid, n);
+    }
+    end(me, pid, s.wait_status());
+}
+
+/// End as `status` (wait() encoding, checked by `deputy_end`) says the copy ended.
+fn end(me: AsDeputy, pid: i32, status: u32) {
+    let sig = status & 0x7f;
+    if sig == 0 {
+        let code = ((status >> 8) & 0xff) as u8;
+        pr_info!("pid {}: deputy ends: exit {}\n", pid, code);
+        if let Err(e) = me.end_by_exit(code) {
+            pr_warn!("pid {}: deputy cannot exit {} ({:?}); killed instead\n", pid, code, e);
+            crate::bind::task::kill_current();
+        }
+    } else {
+        let core = status & 0x80 != 0;
+        pr_info!("pid {}: deputy ends: signal {}{}\n", pid, sig, if core { " (core)" } else { "" });
+        me.end_by_signal(sig, core);
+    }
+}
+
+/// One `deputy-signal` event to the daemon that listens for module events.
+fn send(pid: i32, sig: u32) -> Result {
+    let port = crate::pager::listener_port().ok_or_else(crate::bind::errno::enotconn)?;
+    let mut m = Message::event(uapi::CMD_DEPUTY_SIGNAL, 0)?;
+    m.put_u32(uapi::A_TASK_PID, pid as u32)?;
+    m.put_u32(uapi::A_TASK_SIGNAL, sig)?;
+    m.send_to(port)
+}
+
+/// The `deputy-end` doit: the copy of the deputy of `pid` ended with `wait-status`.
+pub(crate) fn deputy_end(req: &Request<'_>) -> Result {
+    let pid = req.need_u32(uapi::A_TASK_PID)?;
+    let status = req.need_u32(uapi::A_TASK_WAIT_STATUS)?;
+    // Exited (low 7 bits 0) or killed by a signal 1..=64; a stopped status (0x7f) is not an end.
+    let sig = status & 0x7f;
+    if status > 0xffff || (sig == 0 && status & 0xff != 0) || sig > 64 {
+        return Err(code::EINVAL);
+    }
+    let s = crate::freeze::deputy_of(pid).ok_or(code::ESRCH)?;
+    s.set_wait_status(status);
+    if s.state().transition(FreezeState::Deputed, FreezeState::DeputyEnd).is_err() {
+        return Err(code::ESRCH);
+    }
+    s.wake();
+    Ok(())
+}

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Glue for the deputy (kmod/deputy.rs): a task, parked in its own task work after its copy
+ * runs on another node, that keeps its pid and family and hands on every signal it is sent.
+ * Every function here runs as that task (current), in process context, no lock held.
+ * See glue.h.
+ */
+#include <linux/mm.h>
+#include <linux/ptrace.h>
+#include <linux/mman.h>
+#include <linux/resource.h>
+#include <linux/rseq.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include <linux/signal.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <asm/ptrace.h>
+#include <asm/unistd.h>
+#include "glue.h"
+
+/*
+ * Become a deputy: drop every user mapping (the copy has the memory now), forget the user
+ * pointers the exit path would follow into it, and take every signal but SIGKILL out of
+ * the kernel's hands: with all of them in real_blocked (as sigtimedwait does for the ones
+ * it waits for), none is discarded as ignored when sent and none turns into a group exit,
+ * so each stays queued until migr_deputy_take_signal hands it on. blocked is emptied so
+ * that every signal wakes the deputy's interruptible sleep. Returns vm_munmap's result
+ * (memory that cannot be dropped, a sealed mapping, only costs memory).
+ */
+int migr_deputy_enter(void)
+{
+	struct task_struct *t = current;
+	int err;
+
+#ifdef CONFIG_RSEQ
+	t->rseq = NULL;
+	t->rseq_len = 0;
+	t->rseq_sig = 0;
+#endif
+#ifdef CONFIG_FUTEX
+	t->robust_list = NULL;
+#ifdef CONFIG_COMPAT
+	t->compat_robust_list = NULL;
+#endif
+#endif
+	t->clear_child_tid = NULL;
+	err = vm_munmap(0, TASK_SIZE);
+
+	spin_lock_irq(&t->sighand->siglock);
+	sigfillset(&t->real_blocked);
+	sigdelset(&t->real_blocked, SIGKILL);
+	sigemptyset(&t->blocked);
+	recalc_sigpending();
+	spin_unlock_irq(&t->sighand->siglock);
+	return err;
+}
+
+/*
+ * Sleep interruptibly until cond(arg), a pending signal, or timeout_ms: 1 if cond holds,
+ * 0 on timeout, -ERESTARTSYS with a signal pending. A TWA_SIGNAL task work queued for this
+ * task meanwhile also reads as a pending signal; it runs once the deputy's own work returns
+ * (task_work_run keeps running works queued while it runs), so its flag is cleared here to
+ * keep the deputy from spinning on it.
+ */
+long migr_deputy_wait(struct wait_queue_head *wq, bool (*cond)(const void *), const void *arg,
+		      unsigned long timeout_ms)
+{
+	long r;
+
+	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
+		clear_notify_signal();
+	r = wait_event_interruptible_timeout(*wq, cond(arg), msecs_to_jiffies(timeout_ms));
+	return r > 0 ? 1 : r;
+}
+
+/* The next queued signal, never SIGKILL (that one ends the deputy): its number, 0 if none. */
+int migr_deputy_take_signal(void)
+{
+	kernel_siginfo_t info;
+	enum pid_type type;
+	sigset_t keep;
+	int sig;
+
+	sigemptyset(&keep);
+	sigaddset(&keep, SIGKILL);
+	spin_lock_irq(&current->sighand->siglock);
+	sig = dequeue_signal(&keep, &info, &type);
+	recalc_sigpending();
+	spin_unlock_irq(&current->sighand->siglock);
+	return sig;
+}
+
+/* A signal other than SIGKILL is queued for current (private or shared). */
+bool migr_deputy_signal_queued(void)
+{
+	struct task_struct *t = current;
+	sigset_t queued;
+	bool any;
+
+	spin_lock_irq(&t->sighand->siglock);
+	sigorsets(&queued, &t->pending.signal, &t->signal->shared_pending.signal);
+	sigdelset(&queued, SIGKILL);
+	any = !sigisemptyset(&queued);
+	spin_unlock_irq(&t->sighand->siglock);
+	return any;
+}
+
+/* A fatal signal (SIGKILL) is pending: the deputy must end now. */
+bool migr_deputy_killed(void)
+{
+	return fatal_signal_pending(current);
+}
+
+/*
+ * Block every signal the deputy may still be sent: it has no user memory, so a handler's
+ * frame could not be written (SIGSEGV would end it instead of the status it must report).
+ * force_sig unblocks the one it sends.
+ */
+static void migr_deputy_block_all(void)
+{
+	spin_lock_irq(&current->sighand->siglock);
+	sigemptyset(&current->real_blocked);
+	sigfillset(&current->blocked);
+	sigdelsetmask(&current->blocked, sigmask(SIGKILL) | sigmask(SIGSTOP));
+	recalc_sigpending();
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+/*
+ * End by `sig` as its copy did: the default action, whatever the handler, with a core dump
+ * only if `core` (RLIMIT_CORE 0 otherwise), on the way back to user mode.
+ */
+void migr_deputy_end_by_signal(int sig, bool core)
+{
+	struct task_struct *t = current;
+
+	if (!core) {
+		task_lock(t->group_leader);
+		t->signal->rlim[RLIMIT_CORE].rlim_cur = 0;
+		task_unlock(t->group_leader);
+	}
+	kernel_sigaction(sig, SIG_DFL);
+	migr_deputy_block_all();
+	force_sig(sig);
+}
+
+/*
+ * End by exit_group(code) as its copy did: no exported function ends current with a code,
+ * so the deputy returns to user mode into a page holding one `syscall` instruction, with
+ * the registers of exit_group(code) (orig_ax -1: no syscall restart is applied on the way).
+ * 0, or a negative errno (the caller ends it by SIGKILL then).
+ */
+int migr_deputy_end_by_exit(int code)
+{
+	static const u8 syscall_insn[] = { 0x0f, 0x05 };
+	struct pt_regs *regs = current_pt_regs();
+	unsigned long page;
+
+	if (!user_64bit_mode(regs))
+		return -EOPNOTSUPP;
+	page = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(page))
+		return (int)page;
+	if (copy_to_user((void __user *)page, syscall_insn, sizeof(syscall_insn)))
+		return -EFAULT;
+	migr_deputy_block_all();
+	regs->ip = page;
+	regs->ax = __NR_exit_group;
+	regs->di = code;
+	regs->orig_ax = -1;
+	return 0;
+}
