@@ -43,7 +43,8 @@ def unmigrated(node, cmd, usr1):
         node.ok(f'kill -USR1 {pid}')
         wait_for(node, rf'^usr1 {i}$', path='/tmp/base')
     node.ok(f'kill -USR2 {pid}')
-    return text(node, '/tmp/base'), parent_saw(node, 'base')
+    status = parent_saw(node, 'base')
+    return text(node, '/tmp/base'), status
 
 
 def is_deputy(node, pid, target):
@@ -62,6 +63,7 @@ def deputy_keeps_the_pid(lab, t):
     """See deputy.desc: signals from home, the exit status to the waiting parent."""
     n1, n2 = lab.node(1), lab.node(2)
     base_out, base_status = unmigrated(n1, t.cmd, 3)
+    n2.ok('rm -f /tmp/out')
     pid = start_with_parent(n1, t.cmd, 'out')
     wait_for(n1, r'^ready$')
     migrate(n1, pid, n2, t, extra='--deputy')
@@ -72,14 +74,17 @@ def deputy_keeps_the_pid(lab, t):
         time.sleep(1)
     is_deputy(n1, pid, n2)
     expect(not text(n1, '/tmp/out.status'), f'the parent saw an end already: {text(n1, "/tmp/out.status")!r}')
+    # Its output file (`>> /tmp/out`) is node1's: node2 has none, and what it writes there
+    # goes through the deputy, appended to node1's file.
     for i in range(1, 4):
         n1.ok(f'kill -USR1 {pid}')
-        wait_for(n2, rf'^usr1 {i}$', timeout=30)
+        wait_for(n1, rf'^usr1 {i}$', timeout=30)
     n1.ok(f'kill -USR2 {pid}')
     status = parent_saw(n1, 'out')
     expect(status == base_status == 'status 43', f'parent saw {status!r}, unmigrated {base_status!r}')
-    got = final_line(text(n2), 'sum ')
-    expect(got == final_line(base_out, 'sum '), f'{got} on node2, unmigrated {final_line(base_out, "sum ")}')
+    expect(text(n1) == base_out, f'node1\'s /tmp/out {text(n1)!r}, unmigrated {base_out!r}')
+    expect(final_line(text(n1), 'sum '), 'no checksum')
+    expect(n2.sh('test -e /tmp/out')[0] != 0, f'node2 has a /tmp/out: {text(n2)!r}')
     expect(not alive(n1, pid) and not alive(n2, pid), f'pid {pid} still runs after its end')
     deadline = time.time() + 10
     while time.time() < deadline and 'deputy ended (exited 43' not in n1.ok('migctl ps'):
@@ -108,7 +113,7 @@ def deputy_ends_by_signal(lab, t):
             time.sleep(0.5)
         is_deputy(n1, pid, n2)
         n1.ok(f'kill -USR1 {pid}')
-        wait_for(at, r'^usr1 1$', timeout=30)
+        wait_for(n1, r'^usr1 1$', timeout=30)
         n1.ok(f'kill -{sig} {pid}')
         status = parent_saw(n1, 'out')
         expect(status == want, f'SIGKILL/SIGTERM: parent saw {status!r}, wants {want!r}')
@@ -141,5 +146,136 @@ def deputy_target_lost(lab, t):
         lab.restore_link(2)
 
 
-SCRIPTED = {'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
+def type_keys(node, d, keys):
+    """Type `keys` (C escapes, see ptyrun.c) on the ptyrun terminal of directory d."""
+    node.ok(f"printf '%s\\n' '{keys}' > {d}/keys")
+
+
+def on_screen(node, d, pattern, timeout=60):
+    return wait_for(node, pattern, path=f'{d}/screen', timeout=timeout)
+
+
+# A session at a terminal: (keys typed, what to wait for on the screen before the next).
+SESSION = [(r'hello\n', r'got: hello \(1\)'),
+           ('MOVE', None),
+           (r'second line\n', r'got: second line \(2\)'),
+           ('!resize 40 120', r'winch 40 120'),
+           (r'size\n', r'size 40 120'),
+           (r'raw\n', r'raw on'),
+           ('ab', r'key 62'),
+           ('q', r'cooked'),
+           (r'quit 5\n', None)]
+
+
+def terminal_session(node, d, moved_to=None, t=None):
+    """Run termtalk under ptyrun in directory d of node and go through SESSION; with moved_to,
+    the program moves there with --deputy at MOVE. Returns (screen, status)."""
+    node.ok(f'rm -rf {d} && mkdir -p {d}')
+    node.ok(f'ptyrun {d} termtalk > /dev/null 2>&1 < /dev/null {CLOSE} &')
+    on_screen(node, d, r'^ready')
+    pid = int(wait_for(node, r'^\d+$', path=f'{d}/pid').strip())
+    for keys, wait in SESSION:
+        if keys == 'MOVE':
+            if moved_to:
+                migrate(node, pid, moved_to, t, extra='--deputy')
+                expect(alive(moved_to, pid), f'pid {pid} does not run on {moved_to.name}')
+                expect(alive(node, pid), f'no deputy of pid {pid} on {node.name}')
+            continue
+        type_keys(node, d, keys)
+        if wait:
+            on_screen(node, d, wait)
+    status = wait_for(node, r'^(exit|signal) \d+$', path=f'{d}/status').strip()
+    return text(node, f'{d}/screen'), status
+
+
+def deputy_terminal(lab, t):
+    """See termtalk.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    base_screen, base_status = terminal_session(n1, '/tmp/tty-base')
+    screen, status = terminal_session(n1, '/tmp/tty-moved', moved_to=n2, t=t)
+    expect(status == base_status == 'exit 5', f'the shell saw {status!r}, unmigrated {base_status!r}')
+    expect(screen == base_screen, f'node1\'s screen differs from an unmigrated run:\n{screen!r}\nvs\n{base_screen!r}')
+    # The terminal is node1's again, in the modes the program left.
+    # ^C typed on node1 ends the moved program by SIGINT, as its shell sees.
+    d = '/tmp/tty-intr'
+    n1.ok(f'rm -rf {d} && mkdir -p {d}')
+    n1.ok(f'ptyrun {d} termtalk > /dev/null 2>&1 < /dev/null {CLOSE} &')
+    on_screen(n1, d, r'^ready')
+    pid = int(wait_for(n1, r'^\d+$', path=f'{d}/pid').strip())
+    migrate(n1, pid, n2, t, extra='--deputy')
+    type_keys(n1, d, r'x\n')
+    on_screen(n1, d, r'got: x \(1\)')
+    type_keys(n1, d, r'\003')
+    status = wait_for(n1, r'^(exit|signal) \d+$', path=f'{d}/status').strip()
+    expect(status == 'signal 2', f'^C: the shell saw {status!r}')
+    expect(not alive(n2, pid), f'pid {pid} still runs on node2 after ^C')
+
+
+def deputy_pipeline(lab, t):
+    """See pipefilter.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    def pipeline(tag):
+        n1.ok(f'rm -f /tmp/{tag}.*')
+        # A slow producer: most of the input crosses the relay after the move.
+        producer = 'for i in $(seq 1 300); do echo line $i; sleep 0.02; done'
+        n1.ok(f"sh -c '({producer}) | {t.cmd} | sha256sum > /tmp/{tag}.sum; echo status $? > /tmp/{tag}.status' "
+              f"> /dev/null 2>&1 < /dev/null {CLOSE} &")
+    pipeline('pipe-base')
+    base = wait_for(n1, r'^status \d+$', path='/tmp/pipe-base.status', timeout=120).strip()
+    pipeline('pipe-moved')
+    deadline = time.time() + 30
+    pid = ''
+    while time.time() < deadline and not pid.isdigit():
+        pid = n1.ok('pidof pipefilter || true').strip()
+        time.sleep(0.2)
+    expect(pid.isdigit(), f'no single pipefilter running: {pid!r}')
+    pid = int(pid)
+    time.sleep(2)
+    migrate(n1, pid, n2, t, extra='--deputy')
+    expect(alive(n2, pid) or text(n1, '/tmp/pipe-moved.status'), f'pid {pid} does not run on node2')
+    status = wait_for(n1, r'^status \d+$', path='/tmp/pipe-moved.status', timeout=120).strip()
+    expect(status == base == 'status 0', f'the shell saw {status!r}, unmigrated {base!r}')
+    got, want = text(n1, '/tmp/pipe-moved.sum'), text(n1, '/tmp/pipe-base.sum')
+    expect(got and got == want, f'the pipeline\'s output differs: {got!r} vs {want!r}')
+
+
+def deputy_picture(lab, t):
+    """See termtalk.desc: fifteen terminals on node1, five programs moved to node2 and five
+    to node3."""
+    nodes = [lab.node(1), lab.node(2), lab.node(3)]
+    n1 = nodes[0]
+    dirs = [f'/tmp/term{i}' for i in range(15)]
+    pids = []
+    for d in dirs:
+        n1.ok(f'rm -rf {d} && mkdir -p {d}')
+        n1.ok(f'ptyrun {d} termtalk > /dev/null 2>&1 < /dev/null {CLOSE} &')
+    for d in dirs:
+        on_screen(n1, d, r'^ready')
+        pids.append(int(wait_for(n1, r'^\d+$', path=f'{d}/pid').strip()))
+    # Where each goes: 1-5 to node2, 6-10 to node3, the rest stay.
+    where = [nodes[1] if 1 <= i <= 5 else nodes[2] if 6 <= i <= 10 else n1 for i in range(15)]
+    for i, (pid, to) in enumerate(zip(pids, where)):
+        if to is not n1:
+            migrate(n1, pid, to, t, extra='--deputy')
+    for pid, to in zip(pids, where):
+        expect(alive(to, pid) and alive(n1, pid), f'pid {pid}: not on {to.name} with its deputy on node1')
+    # The keystroke's echo, measured on node1's terminal: unmoved (term0), moved (term1, node2).
+    latency = {}
+    for i in (0, 1):
+        type_keys(n1, dirs[i], '!latency 40')
+        latency[i] = wait_for(n1, r'^latency n=40 ', path=f'{dirs[i]}/latency', timeout=120).strip()
+    # Every terminal answers on its own screen, then its program exits with its own status.
+    for i, d in enumerate(dirs):
+        type_keys(n1, d, rf'line {i}\n')
+    for i, d in enumerate(dirs):
+        on_screen(n1, d, rf'got: line {i} \(1\)')
+    for i, d in enumerate(dirs):
+        type_keys(n1, d, rf'quit {i + 10}\n')
+    for i, d in enumerate(dirs):
+        status = wait_for(n1, r'^(exit|signal) \d+$', path=f'{d}/status').strip()
+        expect(status == f'exit {i + 10}', f'terminal {i} ({where[i].name}): its shell saw {status!r}')
+    print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
+
+
+SCRIPTED = {'deputy_picture': deputy_picture, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
             'deputy_target_lost': deputy_target_lost}

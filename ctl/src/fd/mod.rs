@@ -5,6 +5,7 @@
 //! it wins); the target gives a [`FdSpec`] to the kind that owns it.
 
 pub mod regular;
+pub mod relay;
 pub mod stdio;
 
 use std::fs;
@@ -14,6 +15,8 @@ use crate::peer::proto::{FdSpec, Identity};
 /// An open descriptor of a task as /proc shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenFd {
+    /// The process it belongs to.
+    pub pid: u32,
     pub fd: i32,
     /// The /proc/PID/fd link: a path, or `pipe:[..]`, `socket:[..]`, `/dev/pts/0`...
     pub target: String,
@@ -91,6 +94,7 @@ fn open_fd(pid: u32, fd: i32) -> Result<OpenFd, FdError> {
     let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
     let field = |name: &str| info.lines().find(|l| l.starts_with(name)).map(|l| l[name.len()..].trim().to_string());
     Ok(OpenFd {
+        pid,
         fd,
         target: target.to_string_lossy().into_owned(),
         flags: field("flags:").and_then(|v| i32::from_str_radix(&v, 8).ok()).unwrap_or(0),
@@ -108,7 +112,7 @@ mod tests {
     use super::*;
 
     fn open(fd: i32, target: &str) -> OpenFd {
-        OpenFd { fd, target: target.into(), flags: libc::O_RDONLY, pos: 0 }
+        OpenFd { pid: 1, fd, target: target.into(), flags: libc::O_RDONLY, pos: 0 }
     }
 
     #[test]
@@ -138,7 +142,7 @@ mod tests {
     fn every_spec_has_exactly_one_kind() {
         let specs = [
             FdSpec::File { fd: 3, path: "/x".into(), flags: 0, pos: 0 },
-            FdSpec::Detached { fd: 1, what: "pipe:[1]".into() },
+            FdSpec::Detached { fd: 1, what: "pipe:[1]".into(), tty: None },
         ];
         for s in &specs {
             assert_eq!(KINDS.iter().filter(|k| k.owns(s)).count(), 1, "{s:?}");

@@ -1,6 +1,7 @@
 //! Standard input/output that is not a regular file (a terminal, a pipe, a socket): it stays
-//! on the home node. Until home-node forwarding exists, on the target stdin reads /dev/null
-//! and stdout/stderr go to /var/log/migr/PID.out. Only descriptors 0-2 are taken this way.
+//! on the home node. With a deputy there, it is served through the deputy (`relay`);
+//! without, on the target stdin reads /dev/null and stdout/stderr go to
+//! /var/log/migr/PID.out. Only descriptors 0-2 are taken this way.
 //! That file is made afresh for each arrival (`new_arrival`: an earlier process with the same
 //! pid left its own), by root in root's directory, readable and writable by the process's
 //! user only.
@@ -21,7 +22,10 @@ impl FdKind for DetachedStdio {
     }
 
     fn dump(&self, d: &OpenFd) -> Option<FdSpec> {
-        (d.fd <= 2).then(|| FdSpec::Detached { fd: d.fd, what: d.target.clone() })
+        // A terminal's modes and size go along: a deputy's relay gives the process a
+        // terminal like it (fd::relay).
+        let tty = if d.target.starts_with("/dev/") { super::relay::tty_state(d.pid, d.fd) } else { None };
+        (d.fd <= 2).then(|| FdSpec::Detached { fd: d.fd, what: d.target.clone(), tty })
     }
 
     fn owns(&self, spec: &FdSpec) -> bool {
@@ -71,7 +75,7 @@ mod tests {
     #[test]
     fn stdin_reads_nothing() {
         let who = crate::migrate::procinfo::identity(std::process::id()).unwrap();
-        let f = DetachedStdio.restore(&FdSpec::Detached { fd: 0, what: "/dev/pts/0".into() }, 1, &who).unwrap();
+        let f = DetachedStdio.restore(&FdSpec::Detached { fd: 0, what: "/dev/pts/0".into(), tty: None }, 1, &who).unwrap();
         let mut s = String::new();
         use std::io::Read;
         (&f).read_to_string(&mut s).unwrap();

@@ -45,6 +45,12 @@ impl SignalForwarder {
         let (tx, rx) = mpsc::channel::<(u32, u32)>();
         std::thread::spawn(move || {
             for (pid, signal) in rx {
+                // A resize of a relayed terminal reaches the process with the new size: its
+                // stand-in terminal raises SIGWINCH there (fd::relay); this one would come
+                // first, with the old size.
+                if signal == libc::SIGWINCH as u32 && node.table.tty_relayed(pid) {
+                    continue;
+                }
                 let Some(at) = node.table.deputy_holder(pid) else {
                     warn!("deputy {pid}: signal {signal}, but no copy of it is known; dropped");
                     continue;
@@ -69,9 +75,19 @@ fn watch(node: &Arc<Node>, pid: u32) {
     let node = node.clone();
     std::thread::spawn(move || {
         let mut unreachable_since: Option<Instant> = None;
+        // The deputy itself: a pidfd, readable once it has ended.
+        let deputy = crate::fd::relay::pidfd(pid).ok();
         loop {
             std::thread::sleep(CHECK_EVERY);
             let Some(at) = node.table.deputy_holder(pid) else { return };
+            if deputy.as_ref().is_some_and(crate::fd::relay::has_ended) {
+                // Ended without deputy-end: killed here in a way the module could not hand
+                // on (while stopped, say). Its copy must not outlive it.
+                let sent = ask(&node, &at, Request::Signal { pid, signal: libc::SIGKILL as u32 });
+                warn!("deputy {pid}: ended here on its own; its copy on {at} killed ({sent:?})");
+                node.table.deputy_ended(pid, "killed here");
+                return;
+            }
             match ask(&node, &at, Request::Holds { pid }) {
                 Ok(()) => unreachable_since = None,
                 Err(e) if e.contains(NOT_HELD) => {
@@ -103,11 +119,12 @@ const NOT_HELD: &str = "does not hold";
 /// End the deputy of `pid` as `status` says; the record notes how.
 fn end(node: &Node, pid: u32, status: u32, why: &str) {
     let how = describe(status);
+    // The record first: the watcher, seeing the deputy gone, must not take it for killed.
+    node.table.deputy_ended(pid, &format!("{how}; {why}"));
     match ModuleClient::connect().and_then(|mut m| m.deputy_end(pid, status)) {
         Ok(()) => info!("deputy {pid}: ends ({how}): {why}"),
         Err(e) => warn!("deputy {pid}: could not end it ({how}): {e}"),
     }
-    node.table.deputy_ended(pid, &format!("{how}; {why}"));
 }
 
 /// A wait status as `ps` words it.

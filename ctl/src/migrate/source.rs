@@ -192,6 +192,7 @@ pub fn migrate(
     for path in image.files() {
         file_ids.push(files::identify(&path).map_err(|e| Failure::refused(format!("mapped file {e}")))?);
     }
+    let fd_ids = if has_deputy { crate::fd::relay::read_only_file_ids(pid, &fds).map_err(Failure::refused)? } else { Vec::new() };
     let pagemap = File::open(format!("/proc/{pid}/pagemap")).map_err(|e| Failure::refused(format!("pagemap: {e}")))?;
     let lazy = matches!(mode, Mode::Lazy { .. });
     let (eager_vmas, lazy_vmas): (Vec<Vma>, Vec<Vma>) =
@@ -219,6 +220,7 @@ pub fn migrate(
         fds,
         identity,
         deputy: has_deputy,
+        fd_ids,
     };
     let link = |e: ChannelError| Failure::failed(format!("link to {to} lost: {e}"));
     let ch = &mut session.peer;

@@ -170,6 +170,9 @@ pub struct Record {
     /// Out, with deputy: how the copy ended, told before the commit was done.
     #[serde(default)]
     pub deputy_end: Option<u32>,
+    /// Out, with deputy: its terminal is relayed (`fd::relay`), which carries the size.
+    #[serde(default)]
+    pub tty_relayed: bool,
 }
 
 impl Record {
@@ -283,6 +286,7 @@ impl Table {
             deputy: false,
             deputy_committed: false,
             deputy_end: None,
+            tty_relayed: false,
         });
         Some(id)
     }
@@ -353,6 +357,20 @@ impl Table {
         let r = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy)?;
         r.deputy_committed = true;
         r.deputy_end.take()
+    }
+
+    /// On the home: the terminal of the deputy of `pid` is relayed (`fd::relay`), or not.
+    pub fn set_tty_relayed(&self, pid: u32, relayed: bool) {
+        let mut t = self.lock();
+        if let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy) {
+            r.tty_relayed = relayed;
+        }
+    }
+
+    /// On the home: whether the terminal of the deputy of `pid` is relayed.
+    pub fn tty_relayed(&self, pid: u32) -> bool {
+        let t = self.lock();
+        t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy).is_some_and(|r| r.tty_relayed)
     }
 
     /// Whether the latest arrival of `pid` here came with a deputy on its home.

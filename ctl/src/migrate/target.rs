@@ -74,8 +74,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         return fail(&mut ch, refuse(why));
     }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let child = match run(&mut session, offer) {
-        Ok(child) => child,
+    let (child, relay_plan) = match run(&mut session, offer) {
+        Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
     node.set_state(record, State::Running);
@@ -85,6 +85,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     } else if offer_deputy {
         super::deputy::watch_home(node, pid, offer_home.clone());
     }
+    // Standard input/output served through the deputy: its relays to the home.
+    let relay = relay_plan.and_then(|p| crate::fd::relay::start(node, p, pid, &offer_home));
     if let (Mode::Lazy { .. }, Some(pager)) = (mode, session.pager) {
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
         session.start(FaultChannel::start(node, pager, source, token, record));
@@ -101,6 +103,14 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
             other => (State::Ended(format!("{other:?}")), None),
         };
         log::info!("pid {child}: {how}");
+        // Every byte it wrote reaches the home before its end does (a shell's prompt after
+        // the program's last line, as without migration).
+        if let Some(relay) = relay {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !relay.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         // Its home keeps a deputy: the end goes there, unless it moved on (that kill is
         // the commit of the move, not its end).
         let r = node2.table.get(record);
@@ -194,7 +204,9 @@ fn pid_free_soon(node: &Node, pid: u32) -> bool {
     true
 }
 
-fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
+/// The restore proper: the pid of the task, running, and the stand-ins of its standard
+/// input/output if its home serves them (`fd::relay`).
+fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate::fd::relay::Plan>), Fail> {
     let (pid, record) = (offer.pid, session.record);
     let node = session.node.clone();
     let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
@@ -211,7 +223,14 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
     }
     let mut fds = Vec::new();
     crate::fd::stdio::new_arrival(pid).map_err(|e| refuse(e.to_string()))?;
+    let mut relay_plan = if offer.deputy { Some(crate::fd::relay::plan(&offer.fds).map_err(refuse)?) } else { None };
     for spec in &offer.fds {
+        if relay_plan.is_some() {
+            if crate::fd::relay::takes(spec) {
+                continue;
+            }
+            crate::fd::relay::check_read_only(spec, &offer.fd_ids, &offer.identity).map_err(refuse)?;
+        }
         let (num, f) = crate::fd::restore(spec, pid, &offer.identity).map_err(|e| refuse(e.to_string()))?;
         if num >= PARK_FD {
             return Err(refuse(format!("descriptor {num} is too high to restore")));
@@ -248,7 +267,11 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
         id.cwd.clone(),
         image.comm.clone(),
     ];
-    let child = spawn_stub(pid, &argv, &fds, &stub_fd).map_err(|e| match e {
+    let ctty = relay_plan.as_ref().and_then(|p| p.ctty);
+    if let Some(p) = relay_plan.as_mut() {
+        fds.append(&mut p.for_process);
+    }
+    let child = spawn_stub(pid, &argv, &fds, &stub_fd, ctty).map_err(|e| match e {
         nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
         e => refuse(format!("cannot start the stub: {e}")),
     })?;
@@ -308,7 +331,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<u32, Fail> {
         error(format!("link lost before the source heard that pid {child} runs: {e}"))
     })?;
     drop(ctl);
-    Ok(child)
+    Ok((child, relay_plan))
 }
 
 /// Wait until the stub has rebuilt the layout (the control descriptor polls readable).
@@ -364,7 +387,15 @@ struct CloneArgs {
 }
 
 /// Start the stub as our child with pid `pid`, the descriptors in place, and exec it.
-fn spawn_stub(pid: u32, argv: &[String], fds: &[(RawFd, OwnedFd)], stub_fd: &OwnedFd) -> Result<u32, nix::errno::Errno> {
+/// `ctty`: a descriptor (in the child) of a terminal to make its controlling terminal, in a
+/// session of its own.
+fn spawn_stub(
+    pid: u32,
+    argv: &[String],
+    fds: &[(RawFd, OwnedFd)],
+    stub_fd: &OwnedFd,
+    ctty: Option<RawFd>,
+) -> Result<u32, nix::errno::Errno> {
     // Everything the child needs is prepared before clone: after it, only dup2/execve/_exit
     // (async-signal-safe) run in the child.
     let cargv: Vec<CString> = argv.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
@@ -401,6 +432,11 @@ fn spawn_stub(pid: u32, argv: &[String], fds: &[(RawFd, OwnedFd)], stub_fd: &Own
             }
             if libc::dup2(stub_fd.as_raw_fd(), STUB_FD) < 0 {
                 libc::_exit(121);
+            }
+            if let Some(tty) = ctty {
+                if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
+                    libc::_exit(123);
+                }
             }
             // Nothing of the daemon's may leak into the image (exec would close only the
             // close-on-exec ones).

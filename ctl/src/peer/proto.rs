@@ -31,7 +31,15 @@ pub enum FdSpec {
     /// Standard input/output that is not a file (terminal, pipe, socket) on the home node:
     /// input from /dev/null, output to /var/log/migr/PID.out on the target, until the
     /// home-node forwarding exists.
-    Detached { fd: i32, what: String },
+    Detached { fd: i32, what: String, tty: Option<TtyState> },
+}
+
+/// A terminal's modes (struct termios, as bytes: both nodes are x86-64 Linux) and size.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TtyState {
+    pub termios: Vec<u8>,
+    pub rows: u16,
+    pub cols: u16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -74,6 +82,9 @@ pub struct RestoreOffer {
     /// The process's home keeps a deputy for it (`migrate::deputy`): its signals come from
     /// there and its end is reported there.
     pub deputy: bool,
+    /// With a deputy: the content of each regular file the process has open read-only, by
+    /// descriptor: the target reopens it only if its own is the same (`fd::relay`).
+    pub fd_ids: Vec<(i32, FileId)>,
 }
 
 /// Contiguous runs of page contents: (start address, bytes, a multiple of 4096).
@@ -111,6 +122,17 @@ pub enum Request {
     /// From the node that holds a copy to its home: does its deputy still live? (Noted, or
     /// an Error.)
     HasDeputy { pid: u32 },
+    /// From the node that holds a copy to its home (`fd::relay`): send me what the deputy's
+    /// descriptors read, as (object, deputy's descriptor, is a terminal); then the home sends
+    /// RelayData, RelayEof and RelayWinsize on this connection.
+    RelayIn { pid: u32, inputs: Vec<(String, i32, bool)> },
+    /// The other way: the holder sends RelayData, then RelayEnd, for the deputy's descriptors.
+    RelayOut { pid: u32, outputs: Vec<(String, i32, bool)> },
+    RelayData { key: String, data: Vec<u8> },
+    RelayEof { key: String },
+    RelayWinsize { key: String, rows: u16, cols: u16 },
+    /// Everything is sent; the stand-in terminals' last modes (termios bytes).
+    RelayEnd { ttys: Vec<(String, Vec<u8>)> },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

@@ -110,6 +110,14 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
             Request::Exited { pid, status } => crate::migrate::deputy::note_exited(&node, pid, status, ch.peer_ip(), &peer),
             Request::Holds { pid } => crate::migrate::deputy::holds(&node, pid, ch.peer_ip()),
             Request::HasDeputy { pid } => crate::migrate::deputy::has_deputy(&node, pid),
+            Request::RelayIn { pid, inputs } => {
+                crate::fd::relay::serve_in(&node, &mut ch, pid, inputs, &peer);
+                return;
+            }
+            Request::RelayOut { pid, outputs } => {
+                crate::fd::relay::serve_out(&node, &mut ch, pid, outputs, &peer);
+                return;
+            }
             other => answer(other, &node),
         };
         if let Err(e) = ch.send(&resp) {
@@ -133,6 +141,12 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::Exited { .. }
         | Request::Holds { .. }
         | Request::HasDeputy { .. }
+        | Request::RelayIn { .. }
+        | Request::RelayOut { .. }
+        | Request::RelayData { .. }
+        | Request::RelayEof { .. }
+        | Request::RelayWinsize { .. }
+        | Request::RelayEnd { .. }
         | Request::Fault { .. } => {
             Response::Error("no migration in progress on this connection".into())
         }
