@@ -13,7 +13,10 @@
 //!    after one last `deputy-signal` for it (the copy is killed too);
 //! 3. `deputy-end` (the daemon, told how the copy ended) makes it end the same way: exit
 //!    code, or signal with or without a core dump, so its parent's wait() sees what it would
-//!    have seen had the process never moved.
+//!    have seen had the process never moved;
+//! 4. `deputy-stop` (its copy stopped: ^Z on its terminal) makes it stop the same way, so
+//!    that the home shell sees the job stopped; the SIGCONT of the shell's `fg` wakes it and
+//!    goes on to the copy like any other signal.
 //!
 //! Sleeping rules: everything here runs as the deputy, in process context, no lock held;
 //! the deputy-end doit only stores the status and wakes it.
@@ -70,12 +73,22 @@ pub(crate) fn serve(s: &FreezeSession) {
         let sent = pending[..n].iter().take_while(|&&sig| send(pid, sig).is_ok()).count();
         pending.copy_within(sent..n, 0);
         n -= sent;
-        if s.state().load() == FreezeState::DeputyEnd {
-            break;
+        match s.state().load() {
+            FreezeState::DeputyEnd => break,
+            FreezeState::Deputed => {}
+            _ => break, // not expected: only deputy-end moves a Deputed session
+        }
+        // Its copy stopped (^Z there): stop here too, so that the shell sees it stopped. A
+        // SIGCONT (the shell's fg) wakes it and is handed on in the next round.
+        let stop = s.take_stop_signal();
+        if stop != 0 {
+            pr_info!("pid {}: deputy stops (signal {}) as its copy did\n", pid, stop);
+            let _ = me.stop(stop);
+            continue;
         }
         let ms = if n == 0 { IDLE_MS } else { RESEND_MS };
-        match me.wait(s.wait_queue(), &|| s.state().load() != FreezeState::Deputed, ms) {
-            Woken::Cond if s.state().load() != FreezeState::DeputyEnd => break, // only deputy-end moves it
+        let woken = || s.state().load() != FreezeState::Deputed || s.stop_requested();
+        match me.wait(s.wait_queue(), &woken, ms) {
             // A pending-signal state with no signal to take (a cgroup freeze, say) must not
             // make the deputy spin: it waits a little, killable.
             Woken::Signal if !me.killed() && !me.signal_queued() => {
@@ -114,6 +127,20 @@ fn send(pid: i32, sig: u32) -> Result {
     m.put_u32(uapi::A_TASK_PID, pid as u32)?;
     m.put_u32(uapi::A_TASK_SIGNAL, sig)?;
     m.send_to(port)
+}
+
+/// The `deputy-stop` doit: the copy of the deputy of `pid` stopped by `signal`.
+pub(crate) fn deputy_stop(req: &Request<'_>) -> Result {
+    let pid = req.need_u32(uapi::A_TASK_PID)?;
+    let sig = req.need_u32(uapi::A_TASK_SIGNAL)?;
+    let stops = [kernel::bindings::SIGSTOP, kernel::bindings::SIGTSTP, kernel::bindings::SIGTTIN, kernel::bindings::SIGTTOU];
+    if !stops.contains(&sig) {
+        return Err(code::EINVAL);
+    }
+    let s = crate::freeze::deputy_of(pid).ok_or(code::ESRCH)?;
+    s.request_stop(sig);
+    s.wake();
+    Ok(())
 }
 
 /// The `deputy-end` doit: the copy of the deputy of `pid` ended with `wait-status`.

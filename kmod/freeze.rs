@@ -88,6 +88,8 @@ pub(crate) struct FreezeSession {
     late_refusal: AtomicU64,
     /// With DeputyEnd: how the copy ended (wait() encoding), stored before the state.
     wait_status: AtomicU32,
+    /// With Deputed: a stop the deputy is to make (its signal), 0 if none.
+    stop_signal: AtomicU32,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
     /// Parked. The mutex only makes the handoff safe; it is never contended.
     #[pin]
@@ -110,6 +112,7 @@ impl FreezeSession {
                 state: AtomicEnum::new(FreezeState::Queued),
                 late_refusal: AtomicU64::new(0),
                 wait_status: AtomicU32::new(0),
+                stop_signal: AtomicU32::new(0),
                 image <- kernel::new_mutex!(None),
                 wq <- WaitQueue::new(),
                 work: TaskWork::new(),
@@ -141,6 +144,19 @@ impl FreezeSession {
 
     pub(crate) fn set_wait_status(&self, status: u32) {
         self.wait_status.store(status, Ordering::Release);
+    }
+
+    pub(crate) fn request_stop(&self, sig: u32) {
+        self.stop_signal.store(sig, Ordering::Release);
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop_signal.load(Ordering::Acquire) != 0
+    }
+
+    /// The stop requested, if any (0 if none), taken.
+    pub(crate) fn take_stop_signal(&self) -> u32 {
+        self.stop_signal.swap(0, Ordering::AcqRel)
     }
 
     fn set(&self, to: FreezeState) {

@@ -105,6 +105,12 @@ static const struct nla_policy migr_deputy_end_nl_policy[MIGR_A_TASK_WAIT_STATUS
 	[MIGR_A_TASK_WAIT_STATUS] = NLA_POLICY_FULL_RANGE(NLA_U32, &migr_a_task_wait_status_range),
 };
 
+/* MIGR_CMD_DEPUTY_STOP - do */
+static const struct nla_policy migr_deputy_stop_nl_policy[MIGR_A_TASK_SIGNAL + 1] = {
+	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
+	[MIGR_A_TASK_SIGNAL] = NLA_POLICY_RANGE(NLA_U32, 1, 64),
+};
+
 /* Ops table for migr */
 static const struct genl_split_ops migr_nl_ops[] = {
 	{
@@ -173,6 +179,13 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.doit		= migr_nl_deputy_end_doit,
 		.policy		= migr_deputy_end_nl_policy,
 		.maxattr	= MIGR_A_TASK_WAIT_STATUS,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_DEPUTY_STOP,
+		.doit		= migr_nl_deputy_stop_doit,
+		.policy		= migr_deputy_stop_nl_policy,
+		.maxattr	= MIGR_A_TASK_SIGNAL,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -239,6 +239,48 @@ def deputy_pipeline(lab, t):
     expect(got and got == want, f'the pipeline\'s output differs: {got!r} vs {want!r}')
 
 
+def deputy_job_control(lab, t):
+    """See termtalk.desc: ^Z and fg in a home shell."""
+    n1, n2 = lab.node(1), lab.node(2)
+    d = '/tmp/jobs'
+    n1.ok(f'rm -rf {d} && mkdir -p {d}')
+    n1.ok(f'ptyrun {d} sh -i > /dev/null 2>&1 < /dev/null {CLOSE} &')
+    wait_for(n1, r'^\d+$', path=f'{d}/pid')
+    time.sleep(1)
+    type_keys(n1, d, r'termtalk\n')
+    on_screen(n1, d, r'^ready')
+    pid = ''
+    deadline = time.time() + 20
+    while time.time() < deadline and not pid.isdigit():
+        pid = n1.ok('pidof termtalk || true').strip()
+    expect(pid.isdigit(), f'no single termtalk: {pid!r}')
+    pid = int(pid)
+    migrate(n1, pid, n2, t, extra='--deputy')
+    type_keys(n1, d, r'one\n')
+    on_screen(n1, d, r'got: one \(1\)')
+    # ^Z on node1's terminal: it stops on node2, and node1's shell has its job stopped.
+    type_keys(n1, d, r'\032')
+    on_screen(n1, d, r'Stopped')
+    expect(n2.ok(f"awk '{{print $3}}' /proc/{pid}/stat").strip() == 'T', f'pid {pid} is not stopped on node2')
+    expect(n1.ok(f"awk '{{print $3}}' /proc/{pid}/stat").strip() == 'T', f'the deputy of {pid} is not stopped on node1')
+    # The shell has the terminal meanwhile: it answers.
+    type_keys(n1, d, r'echo shell-here\n')
+    on_screen(n1, d, r'^shell-here')
+    type_keys(n1, d, r'fg\n')
+    deadline = time.time() + 30
+    while time.time() < deadline and n2.ok(f"awk '{{print $3}}' /proc/{pid}/stat").strip() == 'T':
+        time.sleep(0.3)
+    time.sleep(1)
+    type_keys(n1, d, r'two\n')
+    on_screen(n1, d, r'got: two \(2\)')
+    type_keys(n1, d, r'quit 6\n')
+    time.sleep(1)
+    type_keys(n1, d, r'echo rc=$?\n')
+    on_screen(n1, d, r'^rc=6')
+    type_keys(n1, d, r'exit\n')
+    wait_for(n1, r'^exit 0$', path=f'{d}/status')
+
+
 def deputy_picture(lab, t):
     """See termtalk.desc: fifteen terminals on node1, five programs moved to node2 and five
     to node3."""
@@ -277,5 +319,5 @@ def deputy_picture(lab, t):
     print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
 
 
-SCRIPTED = {'deputy_picture': deputy_picture, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
+SCRIPTED = {'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
             'deputy_target_lost': deputy_target_lost}

@@ -114,6 +114,10 @@ pub enum Cmd {
         /// to the process; it ends as the process ends, with the same status.
         #[arg(long)]
         deputy: bool,
+        /// Print the outcome as one JSON object (pid, node, remote_pid, bytes, frozen_ms,
+        /// total_ms) instead of a sentence.
+        #[arg(long)]
+        json: bool,
     },
     /// Counters of migrations on this node: pages by path, bytes on the wire, fault latency.
     Stats {
@@ -199,12 +203,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch, deputy } => {
+        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch, deputy, json } => {
             let mode = match mode {
                 MigrateMode::Eager => peer::proto::Mode::Eager,
                 MigrateMode::Lazy => peer::proto::Mode::Lazy { push: !no_push, prefetch: !no_prefetch },
             };
-            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode, deputy)
+            client::migrate(pid, &to, freeze_timeout.saturating_mul(1000), mode, deputy, json)
         }
         Cmd::Stats { id, json } => client::stats(id, json),
         Cmd::Ps { json, forget } => client::ps(json, forget),

@@ -27,7 +27,25 @@ fn human(bytes: u64) -> String {
     }
 }
 
-pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool) -> Result<()> {
+/// One progress line of a migration (as `pv` or `rsync --progress` show theirs): pages and
+/// bytes moved of the total, the rate so far and the time left at that rate.
+fn progress_line(pid: u32, to: &str, sent: u64, total: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let rate = sent as f64 / secs;
+    let pct = if total > 0 { sent * 100 / total } else { 100 };
+    let left = if rate > 0.0 { format!("{:.0} s left", total.saturating_sub(sent) as f64 / rate) } else { "? left".into() };
+    format!(
+        "{pid} -> {to}: {} pages, {} / {} ({pct}%), {}/s, {left}",
+        sent / 4096,
+        human(sent),
+        human(total),
+        human(rate as u64)
+    )
+}
+
+/// `migctl migrate`: progress on stderr when it is a terminal; the outcome as a sentence, or
+/// with `json` as one JSON object (the final figures).
+pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool, json: bool) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
     let refused = |reason: Refused| CtlError::Refused { pid, reason };
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {
@@ -48,14 +66,17 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
         match local::recv::<LocalEvent>(&mut s, local::MAX_ANSWER).map_err(io)? {
             LocalEvent::Progress { sent, total } => {
                 if tty {
-                    let rate = sent as f64 / start.elapsed().as_secs_f64().max(0.001);
-                    eprint!("\r{pid} -> {to}: {} / {} ({}/s)   ", human(sent), human(total), human(rate as u64));
+                    eprint!("\r{}   ", progress_line(pid, to, sent, total, start.elapsed()));
                     let _ = std::io::stderr().flush();
                 }
             }
             LocalEvent::Done(o) => {
                 if tty {
                     eprintln!();
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&o)?);
+                    return Ok(());
                 }
                 println!(
                     "pid {} migrated to {} (pid {}): {} of memory, frozen {:.2} s, total {:.2} s",
@@ -127,4 +148,16 @@ pub fn ps(json: bool, forget: bool) -> Result<()> {
         print!("{}", table::format(&t));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_pages_bytes_rate_and_time_left() {
+        let l = progress_line(42, "node2", 64 << 20, 256 << 20, std::time::Duration::from_secs(2));
+        assert_eq!(l, "42 -> node2: 16384 pages, 64 MiB / 256 MiB (25%), 32 MiB/s, 6 s left");
+        assert!(progress_line(1, "n", 0, 0, std::time::Duration::ZERO).contains("(100%)"));
+    }
 }

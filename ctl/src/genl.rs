@@ -169,6 +169,18 @@ impl ModuleClient {
         self.request_with(uapi::CMD_COMMIT, &attrs).map(|_| ())
     }
 
+    /// The copy of the deputy of `pid` stopped by `signal`: the deputy stops the same way.
+    pub fn deputy_stop(&mut self, pid: u32, signal: u32) -> Result<()> {
+        self.request_with(
+            uapi::CMD_DEPUTY_STOP,
+            &[
+                (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_SIGNAL, false, signal.to_ne_bytes().to_vec()),
+            ],
+        )
+        .map(|_| ())
+    }
+
     /// The copy of the deputy of `pid` ended with `wait_status`: the deputy ends the same way.
     pub fn deputy_end(&mut self, pid: u32, wait_status: u32) -> Result<()> {
         self.request_with(

@@ -84,6 +84,7 @@ pub const CMD_PAGE_DATA: u8 = 9;
 pub const CMD_PAGER_END: u8 = 10;
 pub const CMD_DEPUTY_SIGNAL: u8 = 11;
 pub const CMD_DEPUTY_END: u8 = 12;
+pub const CMD_DEPUTY_STOP: u8 = 13;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;

@@ -67,6 +67,15 @@ impl AsDeputy {
         (sig > 0).then_some(sig as u32)
     }
 
+    /// Stop by `sig` (a stop signal, checked by the caller), as a group stop: the parent
+    /// sees it stopped; until SIGCONT (left queued for `take_signal`) or SIGKILL. Err(EINTR)
+    /// if SIGKILL ended it or came first.
+    pub(crate) fn stop(&self, sig: u32) -> Result {
+        // SAFETY: current's own signal state under its siglock (taken in the glue); sleeps
+        // in TASK_STOPPED, process context, no lock held.
+        to_result(unsafe { ffi::migr_deputy_stop(sig as i32) })
+    }
+
     /// A signal other than SIGKILL is queued for the deputy.
     pub(crate) fn signal_queued(&self) -> bool {
         // SAFETY: reads current's own queues under its siglock (taken in the glue).

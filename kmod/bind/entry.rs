@@ -37,6 +37,7 @@ doits! {
     migr_nl_page_data_doit => pager::page_data;
     migr_nl_pager_end_doit => pager::end;
     migr_nl_deputy_end_doit => deputy::deputy_end;
+    migr_nl_deputy_stop_doit => deputy::deputy_stop;
 }
 
 // ---- restore session files (glue/file.c) ----

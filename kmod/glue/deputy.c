@@ -14,6 +14,9 @@
 #include <linux/sched/task.h>
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
+#include <linux/cred.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/jobctl.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <asm/ptrace.h>
@@ -105,6 +108,83 @@ bool migr_deputy_signal_queued(void)
 	any = !sigisemptyset(&queued);
 	spin_unlock_irq(&t->sighand->siglock);
 	return any;
+}
+
+/*
+ * Tell the deputy's parent it stopped (CLD_STOPPED, by `sig`) or continued (CLD_CONTINUED):
+ * SIGCHLD unless the parent ignores it or asked for no stop notices (SA_NOCLDSTOP), and a
+ * wake-up of its wait(), as kernel/signal.c's do_notify_parent_cldstop does. The parent is
+ * pinned under RCU (tasklist_lock is not exported); both calls take the locks they need.
+ */
+static void migr_deputy_notify_parent(int why, int sig)
+{
+	struct task_struct *t = current, *parent;
+	struct k_sigaction *chld;
+	kernel_siginfo_t info;
+	bool send;
+
+	rcu_read_lock();
+	parent = rcu_dereference(t->real_parent);
+	get_task_struct(parent);
+	rcu_read_unlock();
+
+	clear_siginfo(&info);
+	info.si_signo = SIGCHLD;
+	info.si_code = why;
+	info.si_pid = task_pid_nr_ns(t, task_active_pid_ns(parent));
+	info.si_uid = from_kuid_munged(task_cred_xxx(parent, user_ns), task_uid(t));
+	info.si_status = sig;
+
+	spin_lock_irq(&parent->sighand->siglock);
+	chld = &parent->sighand->action[SIGCHLD - 1];
+	send = chld->sa.sa_handler != SIG_IGN && !(chld->sa.sa_flags & SA_NOCLDSTOP);
+	spin_unlock_irq(&parent->sighand->siglock);
+	if (send)
+		send_sig_info(SIGCHLD, &info, parent);
+	__wake_up_sync_key(&parent->signal->wait_chldexit, TASK_INTERRUPTIBLE, t);
+	put_task_struct(parent);
+}
+
+/*
+ * Stop as its copy did, by `sig`: a group stop as do_signal_stop makes it (the parent's
+ * wait(WUNTRACED) sees WIFSTOPPED with `sig`, a shell says "Stopped"), until SIGCONT or
+ * SIGKILL wakes it. SIGCONT stays queued for the deputy to hand on (real_blocked), and the
+ * parent hears CLD_CONTINUED. 0, or -EINTR if SIGKILL came first.
+ */
+int migr_deputy_stop(int sig)
+{
+	struct task_struct *t = current;
+	struct signal_struct *s = t->signal;
+	bool continued;
+
+	spin_lock_irq(&t->sighand->siglock);
+	if (fatal_signal_pending(t) || (s->flags & SIGNAL_GROUP_EXIT)) {
+		spin_unlock_irq(&t->sighand->siglock);
+		return -EINTR;
+	}
+	s->group_exit_code = sig;
+	s->group_stop_count = 0;
+	signal_set_stop_flags(s, SIGNAL_STOP_STOPPED);
+	t->jobctl |= JOBCTL_STOPPED;
+	set_special_state(TASK_STOPPED);
+	spin_unlock_irq(&t->sighand->siglock);
+	migr_deputy_notify_parent(CLD_STOPPED, sig);
+
+	/* SIGCONT clears JOBCTL_STOPPED and wakes __TASK_STOPPED; SIGKILL wakes TASK_WAKEKILL. */
+	spin_lock_irq(&t->sighand->siglock);
+	while ((t->jobctl & JOBCTL_STOPPED) && !fatal_signal_pending(t)) {
+		set_special_state(TASK_STOPPED);
+		spin_unlock_irq(&t->sighand->siglock);
+		schedule();
+		spin_lock_irq(&t->sighand->siglock);
+	}
+	t->jobctl &= ~JOBCTL_STOPPED;
+	continued = s->flags & SIGNAL_CLD_CONTINUED;
+	s->flags &= ~SIGNAL_CLD_MASK;
+	spin_unlock_irq(&t->sighand->siglock);
+	if (continued)
+		migr_deputy_notify_parent(CLD_CONTINUED, SIGCONT);
+	return fatal_signal_pending(t) ? -EINTR : 0;
 }
 
 /* A fatal signal (SIGKILL) is pending: the deputy must end now. */

@@ -212,6 +212,7 @@ long migr_deputy_wait(struct wait_queue_head *wq, bool (*cond)(const void *), co
 int migr_deputy_take_signal(void);
 bool migr_deputy_killed(void);
 bool migr_deputy_signal_queued(void);
+int migr_deputy_stop(int sig);
 void migr_deputy_end_by_signal(int sig, bool core);
 int migr_deputy_end_by_exit(int code);
 

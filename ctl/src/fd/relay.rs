@@ -4,9 +4,12 @@
 //!
 //! - The target makes a local stand-in for each object the process's descriptors 0-2 name
 //!   (descriptors naming the same object share one): a pseudo-terminal for a terminal (with
-//!   the home terminal's modes and size, made the process's controlling terminal, so that
-//!   its line discipline does echo, line editing and ^C/^\ for the program as the home
-//!   terminal would), a pipe for a pipe (read end for descriptor 0, write end for 1 and 2).
+//!   the home terminal's modes and size, so that its line discipline does echo and line
+//!   editing for the program as the home terminal would), a pipe for a pipe (read end for
+//!   descriptor 0, write end for 1 and 2). The signal keys stay at home (^C, ^\, ^Z signal
+//!   the deputy, which hands the signal on; `SignalKeys` keeps the home terminal's keys as
+//!   the program sets them on the stand-in), so the process is not in a session of its own
+//!   there, where the kernel would drop its job-control stops (`Plan::own_group`).
 //! - Two connections to the home carry the bytes: `RelayIn` (the home reads the deputy's own
 //!   descriptor, found with pidfd_getfd, and sends what it reads; the target writes it into
 //!   the stand-in) and `RelayOut` (the other way). While the process runs away, the home
@@ -18,9 +21,12 @@
 //! - Who may: as for the deputy's other requests, only the node the home's record says holds
 //!   the process (by address, over the authenticated channel).
 //!
-//! Not carried: job-control stops (a ^Z stops the process where it runs; the home shell does
-//! not see it stopped), the terminal's session and process group ids on the target (the
-//! stand-in's session is the process's own), stdio sockets (refused).
+//! - Job control: while the process is stopped (`migrate::deputy`: its deputy stops too), the
+//!   home terminal is the shell's, in its modes of before; the relay reads it again, raw,
+//!   once the process runs again.
+//!
+//! Not carried: the session and process group ids on the target, a controlling terminal
+//! there (`/dev/tty`), stdio sockets (refused).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -98,9 +104,10 @@ fn set_termios(f: &impl AsRawFd, t: &libc::termios) -> bool {
 pub struct Plan {
     /// For the stub: (descriptor number, file).
     pub for_process: Vec<(i32, OwnedFd)>,
-    /// The stand-in terminal the process takes as its controlling terminal, if any: the
-    /// descriptor number it has in the process.
-    pub ctty: Option<i32>,
+    /// A stand-in terminal is among them: the process gets a process group of its own in
+    /// the daemon's session (not a session of its own: a session leader's group has no
+    /// parent in its session, so the kernel would drop job-control stops for it).
+    pub own_group: bool,
     /// The daemon's ends, for `start`.
     ends: Vec<End>,
 }
@@ -158,7 +165,7 @@ pub fn check_read_only(spec: &FdSpec, ids: &[(i32, FileId)], who: &Identity) -> 
 /// Target: the stand-ins for the descriptors `takes` names among `specs`.
 pub fn plan(specs: &[FdSpec]) -> Result<Plan, String> {
     let mut groups: BTreeMap<String, (Vec<i32>, Option<TtyState>)> = BTreeMap::new();
-    let mut plan = Plan { for_process: Vec::new(), ctty: None, ends: Vec::new() };
+    let mut plan = Plan { for_process: Vec::new(), own_group: false, ends: Vec::new() };
     for s in specs {
         match s {
             FdSpec::Detached { fd, what, tty } => {
@@ -196,7 +203,7 @@ pub fn plan(specs: &[FdSpec]) -> Result<Plan, String> {
             for &fd in &fds {
                 plan.for_process.push((fd, slave.try_clone().map_err(|e| e.to_string())?));
             }
-            plan.ctty = plan.ctty.or(Some(fds[0]));
+            plan.own_group = true;
             let m2 = master.try_clone().map_err(|e| e.to_string())?;
             plan.ends.push(End { key, home_fd, tty: true, to_process: Some(master), from_process: Some(m2) });
         } else if key.starts_with("pipe:") {
@@ -311,7 +318,11 @@ fn relay_in_target(node: &Node, pid: u32, home: &str, inputs: Vec<(String, i32, 
             }
             Ok(Request::RelayWinsize { key, rows, cols }) => {
                 if let Some(f) = to.get(&key) {
+                    // The stand-in is not the process's controlling terminal (Plan::own_group):
+                    // the SIGWINCH its kernel would send is sent here, after the new size.
                     set_winsize(f, rows, cols);
+                    // SAFETY: kill(2) with plain integers.
+                    unsafe { libc::kill(pid as i32, libc::SIGWINCH) };
                 }
             }
             Ok(other) => return Err(format!("unexpected {other:?}")),
@@ -357,9 +368,20 @@ fn relay_out_target(node: &Node, pid: u32, home: &str, outputs: Vec<(String, i32
     let mut open: Vec<(String, bool, File)> = outputs.into_iter().map(|(k, _, tty, f)| (k, tty, f)).collect();
     let mut ended_ttys = Vec::new();
     let mut buf = vec![0u8; CHUNK];
+    // What the home terminal was last told of the stand-in's signal keys (see SignalKeys).
+    let mut told: BTreeMap<String, SignalKeys> = BTreeMap::new();
     while !open.is_empty() {
+        for (key, tty, f) in &open {
+            let now = termios_of(f).filter(|_| *tty).map(|t| SignalKeys::of(&t));
+            if let Some(now) = now.filter(|n| told.get(key) != Some(n)) {
+                if told.insert(key.clone(), now).is_some() {
+                    ch.send(&Request::RelayModes { key: key.clone(), isig: now.isig, keys: now.keys.to_vec() })
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
         let mut closed = Vec::new();
-        for got in pump(open.iter().map(|(_, _, f)| f), 1000, &mut buf) {
+        for got in pump(open.iter().map(|(_, _, f)| f), 200, &mut buf) {
             match got {
                 Got::Data(i, data) => {
                     ch.send(&Request::RelayData { key: open[i].0.clone(), data }).map_err(|e| e.to_string())?
@@ -444,22 +466,58 @@ fn admit(node: &Node, ch: &mut Channel, pid: u32, list: Vec<(String, i32, bool)>
     }
 }
 
+/// Put a home terminal in raw mode but for its signal keys (^C, ^\, ^Z: they signal the
+/// deputy, which hands the signal on: the stand-in terminal is not the process's controlling
+/// terminal); its modes before.
+fn make_raw(f: &File) -> Option<libc::termios> {
+    let before = termios_of(f)?;
+    let mut raw = before;
+    // SAFETY: cfmakeraw edits the value in place.
+    unsafe { libc::cfmakeraw(&mut raw) };
+    raw.c_lflag |= before.c_lflag & libc::ISIG;
+    set_termios(f, &raw);
+    Some(before)
+}
+
+/// A terminal's signal keys: whether they signal (ISIG) and which they are (VINTR, VQUIT,
+/// VSUSP). The program sets them on its stand-in (raw mode turns ISIG off); the home
+/// terminal, where the keys are typed, follows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct SignalKeys {
+    isig: bool,
+    keys: [u8; 3],
+}
+
+impl SignalKeys {
+    fn of(t: &libc::termios) -> Self {
+        SignalKeys { isig: t.c_lflag & libc::ISIG != 0, keys: [t.c_cc[libc::VINTR], t.c_cc[libc::VQUIT], t.c_cc[libc::VSUSP]] }
+    }
+
+    fn apply_to(&self, f: &File) {
+        if let Some(mut t) = termios_of(f) {
+            t.c_lflag = (t.c_lflag & !libc::ISIG) | if self.isig { libc::ISIG } else { 0 };
+            (t.c_cc[libc::VINTR], t.c_cc[libc::VQUIT], t.c_cc[libc::VSUSP]) = (self.keys[0], self.keys[1], self.keys[2]);
+            set_termios(f, &t);
+        }
+    }
+}
+
 /// Home: `RelayIn` from `peer`: read the deputy's inputs, send them, until the deputy ends
 /// or the connection does.
 pub fn serve_in(node: &Node, ch: &mut Channel, pid: u32, inputs: Vec<(String, i32, bool)>, peer: &str) {
     let Some(files) = admit(node, ch, pid, inputs, peer) else { return };
     let mut open = Vec::new();
+    // The home terminals' modes before they went raw: given back while the process is
+    // stopped (the home shell has the terminal then).
+    let mut saved = Vec::new();
     for (key, tty, f) in files {
         if tty {
-            if let Some(mut raw) = termios_of(&f) {
-                // SAFETY: cfmakeraw edits the value in place.
-                unsafe { libc::cfmakeraw(&mut raw) };
-                set_termios(&f, &raw);
-            }
+            saved.push((open.len(), make_raw(&f)));
         }
         let size = if tty { winsize_of(&f) } else { None };
         open.push((key, tty, f, size));
     }
+    let mut paused = false;
     if ch.send(&Response::Noted).is_err() {
         return;
     }
@@ -469,6 +527,25 @@ pub fn serve_in(node: &Node, ch: &mut Channel, pid: u32, inputs: Vec<(String, i3
     let holder = node.table.deputy_holder(pid);
     let mut buf = vec![0u8; CHUNK];
     while !open.is_empty() && holder.is_some() && node.table.deputy_holder(pid) == holder {
+        // Job control: while the process is stopped, its terminal is the home shell's.
+        let stopped = node.table.stopped(pid);
+        if stopped != paused {
+            paused = stopped;
+            for (i, modes) in saved.iter_mut() {
+                let f = &open[*i].2;
+                match (stopped, &modes) {
+                    (true, Some(t)) => {
+                        set_termios(f, t);
+                    }
+                    (false, _) => *modes = make_raw(f),
+                    _ => {}
+                }
+            }
+        }
+        if paused {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
         let got = pump(open.iter().map(|(_, _, f, _)| f), 200, &mut buf);
         // A terminal's size is watched: a change goes to the stand-in (whose kernel then
         // sends SIGWINCH to the process, as the home terminal would).
@@ -518,6 +595,11 @@ pub fn serve_out(node: &Node, ch: &mut Channel, pid: u32, outputs: Vec<(String, 
                     }
                 }
             }
+            Ok(Request::RelayModes { key, isig, keys }) => {
+                if let (Some(f), Ok(keys)) = (to.get(&key), <[u8; 3]>::try_from(keys.as_slice())) {
+                    SignalKeys { isig, keys }.apply_to(f);
+                }
+            }
             Ok(Request::RelayEnd { ttys }) => {
                 for (key, bytes) in ttys {
                     if let (Some(f), Some(t)) = (to.get(&key), termios_from(&bytes)) {
@@ -556,7 +638,7 @@ mod tests {
         let plan = plan(&specs).unwrap();
         let nums: Vec<i32> = plan.for_process.iter().map(|(n, _)| *n).collect();
         assert_eq!(nums.len(), 3, "{nums:?}");
-        assert_eq!(plan.ctty, Some(0));
+        assert!(plan.own_group);
         // The terminal: in and out through one master, sized as the home's.
         let term = plan.ends.iter().find(|e| e.tty).unwrap();
         assert_eq!((term.home_fd, term.to_process.is_some(), term.from_process.is_some()), (0, true, true));

@@ -237,6 +237,55 @@ pub fn note_exited(node: &Node, pid: u32, status: u32, peer_ip: IpAddr, peer: &s
     Response::Noted
 }
 
+/// On the home: `Stopped` (`signal`) or `Continued` (None) from `peer_ip`: the deputy stops
+/// the same way, so that the home shell sees the job stopped; the relay gives the home
+/// terminal back meanwhile (`fd::relay`). A copy continued by someone else than the deputy
+/// continues the deputy too.
+pub fn note_stopped(node: &Node, pid: u32, signal: Option<u32>, peer_ip: IpAddr, peer: &str) -> Response {
+    let Some(at) = node.table.deputy_holder(pid) else {
+        return Response::Error(format!("{}: no deputy of pid {pid} here", crate::node::hostname()));
+    };
+    if !resolve(&at).is_ok_and(|a| a.ip() == peer_ip) {
+        warn!("peer {peer} says pid {pid} stopped or continued: its copy runs on {at}, not there; ignored");
+        return Response::Error(format!("{}: pid {pid} does not run on the sender", crate::node::hostname()));
+    }
+    node.table.set_stopped(pid, signal.is_some());
+    match signal {
+        Some(sig) => match ModuleClient::connect().and_then(|mut m| m.deputy_stop(pid, sig)) {
+            Ok(()) => info!("deputy {pid}: stops (signal {sig}) as its copy on {at} did"),
+            Err(e) => warn!("deputy {pid}: could not stop it (signal {sig}): {e}"),
+        },
+        None => {
+            // Continued from elsewhere than the deputy (whose SIGCONT it was otherwise):
+            // the deputy follows.
+            if is_stopped(pid) {
+                // SAFETY: kill(2) with plain integers.
+                unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+            }
+            info!("deputy {pid}: its copy on {at} runs again");
+        }
+    }
+    Response::Noted
+}
+
+/// Whether `pid` is stopped (state T in /proc/PID/stat).
+fn is_stopped(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+}
+
+/// On the node that holds the copy: it stopped (`Some(signal)`) or continued (None); tell
+/// its home, in order (on the waiter's thread).
+pub fn report_stop(node: &Node, pid: u32, home: &str, signal: Option<u32>) {
+    let req = match signal {
+        Some(signal) => Request::Stopped { pid, signal },
+        None => Request::Continued { pid },
+    };
+    if let Err(e) = ask(node, home, req) {
+        warn!("pid {pid}: could not tell its home {home} that it {}: {e}", if signal.is_some() { "stopped" } else { "continued" });
+    }
+}
+
 /// On the home, once the commit made the original the deputy of `pid`: end it at once if
 /// its copy ended meanwhile, else watch the copy.
 pub fn committed(node: &Arc<Node>, pid: u32) {

@@ -173,6 +173,10 @@ pub struct Record {
     /// Out, with deputy: its terminal is relayed (`fd::relay`), which carries the size.
     #[serde(default)]
     pub tty_relayed: bool,
+    /// Out, with deputy: its copy is stopped (job control); the relay leaves the home
+    /// terminal to the shell meanwhile.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 impl Record {
@@ -287,6 +291,7 @@ impl Table {
             deputy_committed: false,
             deputy_end: None,
             tty_relayed: false,
+            stopped: false,
         });
         Some(id)
     }
@@ -365,6 +370,20 @@ impl Table {
         if let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy) {
             r.tty_relayed = relayed;
         }
+    }
+
+    /// On the home: the copy of the deputy of `pid` is stopped, or runs.
+    pub fn set_stopped(&self, pid: u32, stopped: bool) {
+        let mut t = self.lock();
+        if let Some(r) = t.iter_mut().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy) {
+            r.stopped = stopped;
+        }
+    }
+
+    /// On the home: whether the copy of the deputy of `pid` is stopped.
+    pub fn stopped(&self, pid: u32) -> bool {
+        let t = self.lock();
+        t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::Out && r.deputy).is_some_and(|r| r.stopped)
     }
 
     /// On the home: whether the terminal of the deputy of `pid` is relayed.

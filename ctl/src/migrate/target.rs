@@ -93,8 +93,21 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     }
     // The restored task is our child: record how it ends.
     let node2 = node.clone();
+    let reports_stops = offer_deputy && !super::home::is_this_node(&offer_home);
     std::thread::spawn(move || {
-        let st = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
+        use nix::sys::wait::{WaitPidFlag, WaitStatus};
+        // A copy whose home keeps a deputy: its stops and continues go home too (job control
+        // in the home shell); else only its end matters.
+        let flags = reports_stops.then_some(WaitPidFlag::WUNTRACED | WaitPidFlag::WCONTINUED);
+        let st = loop {
+            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), flags) {
+                Ok(WaitStatus::Stopped(_, sig)) => {
+                    super::deputy::report_stop(&node2, child, &offer_home, Some(sig as u32))
+                }
+                Ok(WaitStatus::Continued(_)) => super::deputy::report_stop(&node2, child, &offer_home, None),
+                other => break other,
+            }
+        };
         let (how, status) = match st {
             Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => (State::Exited(c), Some((c as u32 & 0xff) << 8)),
             Ok(nix::sys::wait::WaitStatus::Signaled(_, s, core)) => {
@@ -267,11 +280,11 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
         id.cwd.clone(),
         image.comm.clone(),
     ];
-    let ctty = relay_plan.as_ref().and_then(|p| p.ctty);
+    let own_group = relay_plan.as_ref().is_some_and(|p| p.own_group);
     if let Some(p) = relay_plan.as_mut() {
         fds.append(&mut p.for_process);
     }
-    let child = spawn_stub(pid, &argv, &fds, &stub_fd, ctty).map_err(|e| match e {
+    let child = spawn_stub(pid, &argv, &fds, &stub_fd, own_group).map_err(|e| match e {
         nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
         e => refuse(format!("cannot start the stub: {e}")),
     })?;
@@ -387,14 +400,13 @@ struct CloneArgs {
 }
 
 /// Start the stub as our child with pid `pid`, the descriptors in place, and exec it.
-/// `ctty`: a descriptor (in the child) of a terminal to make its controlling terminal, in a
-/// session of its own.
+/// `own_group`: the child gets a process group of its own (see `fd::relay::Plan`).
 fn spawn_stub(
     pid: u32,
     argv: &[String],
     fds: &[(RawFd, OwnedFd)],
     stub_fd: &OwnedFd,
-    ctty: Option<RawFd>,
+    own_group: bool,
 ) -> Result<u32, nix::errno::Errno> {
     // Everything the child needs is prepared before clone: after it, only dup2/execve/_exit
     // (async-signal-safe) run in the child.
@@ -433,10 +445,8 @@ fn spawn_stub(
             if libc::dup2(stub_fd.as_raw_fd(), STUB_FD) < 0 {
                 libc::_exit(121);
             }
-            if let Some(tty) = ctty {
-                if libc::setsid() < 0 || libc::ioctl(tty, libc::TIOCSCTTY, 0) < 0 {
-                    libc::_exit(123);
-                }
+            if own_group && libc::setpgid(0, 0) < 0 {
+                libc::_exit(123);
             }
             // Nothing of the daemon's may leak into the image (exec would close only the
             // close-on-exec ones).

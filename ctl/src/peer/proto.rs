@@ -116,6 +116,10 @@ pub enum Request {
     Signal { pid: u32, signal: u32 },
     /// From the node that held the copy to its home: the copy ended with wait status `status`.
     Exited { pid: u32, status: u32 },
+    /// From the node that holds the copy to its home: the copy stopped by `signal` (^Z).
+    Stopped { pid: u32, signal: u32 },
+    /// From the node that holds the copy to its home: the copy runs again.
+    Continued { pid: u32 },
     /// From a process's home to the node that holds its copy: still there? (Noted, or an
     /// Error saying it does not hold it.)
     Holds { pid: u32 },
@@ -131,6 +135,9 @@ pub enum Request {
     RelayData { key: String, data: Vec<u8> },
     RelayEof { key: String },
     RelayWinsize { key: String, rows: u16, cols: u16 },
+    /// The stand-in terminal's signal keys changed (`fd::relay::SignalKeys`): whether they
+    /// signal, and ^C, ^\, ^Z.
+    RelayModes { key: String, isig: bool, keys: Vec<u8> },
     /// Everything is sent; the stand-in terminals' last modes (termios bytes).
     RelayEnd { ttys: Vec<(String, Vec<u8>)> },
 }

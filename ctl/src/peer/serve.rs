@@ -108,6 +108,8 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
             Request::Moved { pid, to } => crate::migrate::home::note_moved(&node, pid, &to, ch.peer_ip(), &peer),
             Request::Signal { pid, signal } => crate::migrate::deputy::deliver_signal(&node, pid, signal, ch.peer_ip(), &peer),
             Request::Exited { pid, status } => crate::migrate::deputy::note_exited(&node, pid, status, ch.peer_ip(), &peer),
+            Request::Stopped { pid, signal } => crate::migrate::deputy::note_stopped(&node, pid, Some(signal), ch.peer_ip(), &peer),
+            Request::Continued { pid } => crate::migrate::deputy::note_stopped(&node, pid, None, ch.peer_ip(), &peer),
             Request::Holds { pid } => crate::migrate::deputy::holds(&node, pid, ch.peer_ip()),
             Request::HasDeputy { pid } => crate::migrate::deputy::has_deputy(&node, pid),
             Request::RelayIn { pid, inputs } => {
@@ -139,6 +141,8 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::Moved { .. }
         | Request::Signal { .. }
         | Request::Exited { .. }
+        | Request::Stopped { .. }
+        | Request::Continued { .. }
         | Request::Holds { .. }
         | Request::HasDeputy { .. }
         | Request::RelayIn { .. }
@@ -146,6 +150,7 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::RelayData { .. }
         | Request::RelayEof { .. }
         | Request::RelayWinsize { .. }
+        | Request::RelayModes { .. }
         | Request::RelayEnd { .. }
         | Request::Fault { .. } => {
             Response::Error("no migration in progress on this connection".into())
