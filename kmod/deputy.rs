@@ -16,7 +16,11 @@
 //!    have seen had the process never moved;
 //! 4. `deputy-stop` (its copy stopped: ^Z on its terminal) makes it stop the same way, so
 //!    that the home shell sees the job stopped; the SIGCONT of the shell's `fg` wakes it and
-//!    goes on to the copy like any other signal.
+//!    goes on to the copy like any other signal;
+//! 5. `deputy-become` (its process comes home): it takes the restore stub's file as a
+//!    descriptor of its own and execs the stub, which becomes the process as any stub does:
+//!    the process is back in its own task, with its pid, parent, session, process group and
+//!    original descriptors.
 //!
 //! Sleeping rules: everything here runs as the deputy, in process context, no lock held;
 //! the deputy-end doit only stores the status and wakes it.
@@ -25,6 +29,7 @@ use kernel::error::code;
 use kernel::prelude::*;
 
 use crate::bind::deputy::{AsDeputy, Woken};
+use crate::bind::file::FileRef;
 use crate::bind::netlink::{Message, Request};
 use crate::freeze::{FreezeSession, FreezeState};
 use crate::uapi_gen as uapi;
@@ -36,11 +41,21 @@ const IDLE_MS: u32 = 60_000;
 /// Most signals kept while no daemon listens (the rest are dropped and logged).
 const MAX_PENDING: usize = 64;
 
-/// Serve as the deputy of session `s` (its state is `Deputy`), until deputy-end or SIGKILL.
-/// Returns once the end is arranged: the task ends on its way back to user mode.
+/// What a deputy becomes when its process comes home: the restore stub's file (the
+/// session's stub descriptor in the daemon), and the stub's exec strings (see uapi
+/// `exec-argv`: "@FD@" is the descriptor the file gets here).
+pub(crate) struct Homecoming {
+    file: FileRef,
+    argv: KVec<u8>,
+    envp: KVec<u8>,
+}
+
+/// Serve as the deputy of session `s` (its state is `Deputy`), until deputy-end, SIGKILL or
+/// deputy-become. Returns once the end is arranged: the task ends (or execs the restore stub
+/// of its process come home) on its way back to user mode.
 pub(crate) fn serve(s: &FreezeSession) {
     let pid = s.pid();
-    let (me, dropped) = AsDeputy::enter();
+    let (mut me, dropped) = AsDeputy::enter();
     if let Err(e) = dropped {
         pr_warn!("pid {}: deputy keeps its memory ({:?})\n", pid, e);
     }
@@ -76,7 +91,18 @@ pub(crate) fn serve(s: &FreezeSession) {
         match s.state().load() {
             FreezeState::DeputyEnd => break,
             FreezeState::Deputed => {}
-            _ => break, // not expected: only deputy-end moves a Deputed session
+            FreezeState::DeputyBecome => match become_stub(me, s) {
+                Ok(()) => return,
+                Err((back, e)) => {
+                    pr_warn!("pid {}: deputy cannot become its process come home ({:?}); stays a deputy\n", pid, e);
+                    me = back;
+                    s.become_error().store(e.to_errno().unsigned_abs(), core::sync::atomic::Ordering::Release);
+                    let _ = s.state().transition(FreezeState::DeputyBecome, FreezeState::Deputed);
+                    s.wake();
+                    continue;
+                }
+            },
+            _ => break, // not expected: only deputy-end and deputy-become move a Deputed session
         }
         // Its copy stopped (^Z there): stop here too, so that the shell sees it stopped. A
         // SIGCONT (the shell's fg) wakes it and is handed on in the next round.
@@ -101,6 +127,59 @@ pub(crate) fn serve(s: &FreezeSession) {
         pr_warn!("pid {}: deputy ends with {} signals not handed on\n", pid, n);
     }
     end(me, pid, s.wait_status());
+}
+
+/// Become the restore stub of the process come home: take the stub's file as a descriptor
+/// of its own (keeping every other descriptor: the originals, which the process holds
+/// again), and exec the stub with that descriptor's number in its arguments.
+fn become_stub(me: AsDeputy, s: &FreezeSession) -> core::result::Result<(), (AsDeputy, Error)> {
+    let Some(h) = s.homecoming().lock().take() else {
+        return Err((me, code::EINVAL));
+    };
+    let fd = match h.file.install_in_current() {
+        Ok(fd) => fd,
+        Err(e) => return Err((me, e)),
+    };
+    let mut strings = KVec::new();
+    let mut argc = 0;
+    let put = |part: &[u8], strings: &mut KVec<u8>| strings.extend_from_slice(part, GFP_KERNEL);
+    for arg in h.argv.split(|&b| b == 0).filter(|a| !a.is_empty()) {
+        let r = if arg == b"@FD@" {
+            let mut num = [0u8; 10];
+            let digits = decimal(fd, &mut num);
+            put(digits, &mut strings)
+        } else {
+            put(arg, &mut strings)
+        };
+        if r.and_then(|()| put(b"\0", &mut strings)).is_err() {
+            let _ = crate::bind::task::close_fd(fd);
+            return Err((me, code::ENOMEM));
+        }
+        argc += 1;
+    }
+    if strings.extend_from_slice(&h.envp, GFP_KERNEL).is_err() {
+        let _ = crate::bind::task::close_fd(fd);
+        return Err((me, code::ENOMEM));
+    }
+    let envc = h.envp.iter().filter(|&&b| b == 0).count();
+    pr_info!("pid {}: deputy becomes its process come home (stub fd {})\n", s.pid(), fd);
+    me.exec(&strings, argc, envc).map_err(|(me, e)| {
+        let _ = crate::bind::task::close_fd(fd);
+        (me, e)
+    })
+}
+
+/// `n` in decimal, in `buf`.
+fn decimal(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// End as `status` (wait() encoding, checked by `deputy_end`) says the copy ended.
@@ -141,6 +220,40 @@ pub(crate) fn deputy_stop(req: &Request<'_>) -> Result {
     s.request_stop(sig);
     s.wake();
     Ok(())
+}
+
+/// The `deputy-become` doit (see the spec): hand the deputy of `pid` what it becomes and
+/// wait (briefly) until it did, or said why not.
+pub(crate) fn deputy_become(req: &Request<'_>) -> Result {
+    let pid = req.need_u32(uapi::A_TASK_PID)?;
+    let fd = req.need_u32(uapi::A_TASK_FD)?;
+    let strings = |ty| -> Result<KVec<u8>> {
+        let a = req.require(ty)?.bytes();
+        if a.is_empty() || a.len() > 8192 || a.last() != Some(&0) {
+            return Err(code::EINVAL);
+        }
+        let mut v = KVec::new();
+        v.extend_from_slice(a, GFP_KERNEL)?;
+        Ok(v)
+    };
+    let (argv, envp) = (strings(uapi::A_TASK_EXEC_ARGV)?, strings(uapi::A_TASK_EXEC_ENVP)?);
+    let file = FileRef::of_fd(fd)?;
+    let s = crate::freeze::deputy_of(pid).ok_or(code::ESRCH)?;
+    *s.homecoming().lock() = Some(Homecoming { file, argv, envp });
+    s.become_error().store(0, core::sync::atomic::Ordering::Release);
+    if s.state().transition(FreezeState::Deputed, FreezeState::DeputyBecome).is_err() {
+        s.homecoming().lock().take();
+        return Err(code::ESRCH);
+    }
+    s.wake();
+    match s.wait_while_in(FreezeState::DeputyBecome, 5_000)? {
+        FreezeState::DeputyBecome => Err(code::EAGAIN),
+        FreezeState::Deputed => {
+            let e = s.become_error().load(core::sync::atomic::Ordering::Acquire);
+            Err(Error::from_errno(-(e.max(1) as i32)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `deputy-end` doit: the copy of the deputy of `pid` ended with `wait-status`.

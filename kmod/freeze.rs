@@ -70,6 +70,9 @@ state_enum! {
         Deputed = 11,
         /// deputy-end: the deputy ends as `wait_status` says.
         DeputyEnd = 12,
+        /// deputy-become: the deputy is to become the restore stub of its process coming
+        /// home (`homecoming`); back to Deputed if it cannot.
+        DeputyBecome = 13,
     }
 }
 
@@ -90,6 +93,11 @@ pub(crate) struct FreezeSession {
     wait_status: AtomicU32,
     /// With Deputed: a stop the deputy is to make (its signal), 0 if none.
     stop_signal: AtomicU32,
+    /// With DeputyBecome: what the deputy is to become (set by the doit before the state).
+    #[pin]
+    homecoming: Mutex<Option<crate::deputy::Homecoming>>,
+    /// Why the last deputy-become failed (an errno), 0 if it did not.
+    become_error: AtomicU32,
     /// Written by `park` before it sets Parked; taken by the freeze doit after it sees
     /// Parked. The mutex only makes the handoff safe; it is never contended.
     #[pin]
@@ -113,6 +121,8 @@ impl FreezeSession {
                 late_refusal: AtomicU64::new(0),
                 wait_status: AtomicU32::new(0),
                 stop_signal: AtomicU32::new(0),
+                homecoming <- kernel::new_mutex!(None),
+                become_error: AtomicU32::new(0),
                 image <- kernel::new_mutex!(None),
                 wq <- WaitQueue::new(),
                 work: TaskWork::new(),
@@ -152,6 +162,19 @@ impl FreezeSession {
 
     pub(crate) fn stop_requested(&self) -> bool {
         self.stop_signal.load(Ordering::Acquire) != 0
+    }
+
+    pub(crate) fn homecoming(&self) -> &Mutex<Option<crate::deputy::Homecoming>> {
+        &self.homecoming
+    }
+
+    pub(crate) fn become_error(&self) -> &AtomicU32 {
+        &self.become_error
+    }
+
+    /// Sleep (killable) while the state is `from`, at most `ms`: the state then.
+    pub(crate) fn wait_while_in(&self, from: FreezeState, ms: u32) -> Result<FreezeState> {
+        self.wait_while(from, ms)
     }
 
     /// The stop requested, if any (0 if none), taken.

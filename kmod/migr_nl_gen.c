@@ -111,6 +111,14 @@ static const struct nla_policy migr_deputy_stop_nl_policy[MIGR_A_TASK_SIGNAL + 1
 	[MIGR_A_TASK_SIGNAL] = NLA_POLICY_RANGE(NLA_U32, 1, 64),
 };
 
+/* MIGR_CMD_DEPUTY_BECOME - do */
+static const struct nla_policy migr_deputy_become_nl_policy[MIGR_A_TASK_EXEC_ENVP + 1] = {
+	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
+	[MIGR_A_TASK_FD] = { .type = NLA_U32, },
+	[MIGR_A_TASK_EXEC_ARGV] = { .type = NLA_BINARY, },
+	[MIGR_A_TASK_EXEC_ENVP] = { .type = NLA_BINARY, },
+};
+
 /* Ops table for migr */
 static const struct genl_split_ops migr_nl_ops[] = {
 	{
@@ -186,6 +194,13 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.doit		= migr_nl_deputy_stop_doit,
 		.policy		= migr_deputy_stop_nl_policy,
 		.maxattr	= MIGR_A_TASK_SIGNAL,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MIGR_CMD_DEPUTY_BECOME,
+		.doit		= migr_nl_deputy_become_doit,
+		.policy		= migr_deputy_become_nl_policy,
+		.maxattr	= MIGR_A_TASK_EXEC_ENVP,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -25,6 +25,7 @@ int migr_nl_page_data_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_pager_end_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_deputy_end_doit(struct sk_buff *skb, struct genl_info *info);
 int migr_nl_deputy_stop_doit(struct sk_buff *skb, struct genl_info *info);
+int migr_nl_deputy_become_doit(struct sk_buff *skb, struct genl_info *info);
 
 extern struct genl_family migr_nl_family;
 

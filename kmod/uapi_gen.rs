@@ -277,6 +277,7 @@ pub const CMD_PAGER_END: u8 = 10;
 pub const CMD_DEPUTY_SIGNAL: u8 = 11;
 pub const CMD_DEPUTY_END: u8 = 12;
 pub const CMD_DEPUTY_STOP: u8 = 13;
+pub const CMD_DEPUTY_BECOME: u8 = 14;
 
 /// Attributes of the `info` set.
 pub const A_INFO_MODULE_VERSION: u16 = 1;
@@ -318,7 +319,9 @@ pub const A_TASK_PROOF_FD: u16 = 30;
 pub const A_TASK_PAGER_ID: u16 = 31;
 pub const A_TASK_DEPUTY: u16 = 32;
 pub const A_TASK_SIGNAL: u16 = 33;
-pub const A_TASK_WAIT_STATUS: u16 = 34;
+pub const A_TASK_EXEC_ARGV: u16 = 34;
+pub const A_TASK_EXEC_ENVP: u16 = 35;
+pub const A_TASK_WAIT_STATUS: u16 = 36;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;

@@ -47,6 +47,15 @@ def unmigrated(node, cmd, usr1):
     return text(node, '/tmp/base'), status
 
 
+def ends_as_unmigrated(n1, pid, base_out, base_status):
+    """SIGUSR2 at home ends it: its shell sees 43 and its output file on node1 is byte for
+    byte the unmigrated run's."""
+    n1.ok(f'kill -USR2 {pid}')
+    status = parent_saw(n1, 'out')
+    expect(status == base_status == 'status 43', f'parent saw {status!r}, unmigrated {base_status!r}')
+    expect(text(n1) == base_out, f'node1\'s /tmp/out {text(n1)!r}, unmigrated {base_out!r}')
+
+
 def is_deputy(node, pid, target):
     """pid on node is the deputy of a process on target: same pid, almost no memory, and
     node's `migctl ps` says so."""
@@ -79,10 +88,7 @@ def deputy_keeps_the_pid(lab, t):
     for i in range(1, 4):
         n1.ok(f'kill -USR1 {pid}')
         wait_for(n1, rf'^usr1 {i}$', timeout=30)
-    n1.ok(f'kill -USR2 {pid}')
-    status = parent_saw(n1, 'out')
-    expect(status == base_status == 'status 43', f'parent saw {status!r}, unmigrated {base_status!r}')
-    expect(text(n1) == base_out, f'node1\'s /tmp/out {text(n1)!r}, unmigrated {base_out!r}')
+    ends_as_unmigrated(n1, pid, base_out, base_status)
     expect(final_line(text(n1), 'sum '), 'no checksum')
     expect(n2.sh('test -e /tmp/out')[0] != 0, f'node2 has a /tmp/out: {text(n2)!r}')
     expect(not alive(n1, pid) and not alive(n2, pid), f'pid {pid} still runs after its end')
@@ -90,6 +96,43 @@ def deputy_keeps_the_pid(lab, t):
     while time.time() < deadline and 'deputy ended (exited 43' not in n1.ok('migctl ps'):
         time.sleep(0.5)
     expect('deputy ended (exited 43' in n1.ok('migctl ps'), n1.ok('migctl ps'))
+
+
+def deputy_comes_home(lab, t):
+    """See deputy.desc: node1 -> node2 -> node3 -> home, the deputy becoming it again."""
+    n1, n2, n3 = lab.node(1), lab.node(2), lab.node(3)
+    base_out, base_status = unmigrated(n1, t.cmd, 3)
+    pid = start_with_parent(n1, t.cmd, 'out')
+    wait_for(n1, r'^ready$')
+    migrate(n1, pid, n2, t, extra='--deputy')
+    n1.ok(f'kill -USR1 {pid}')
+    wait_for(n1, r'^usr1 1$', timeout=30)
+    migrate(n2, pid, n3, t)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == pid and r['direction'] == 'out']
+        if out and out[-1].get('now_on') == 'node3':
+            break
+        time.sleep(0.5)
+    n1.ok(f'kill -USR1 {pid}')
+    wait_for(n1, r'^usr1 2$', timeout=30)
+    rc, said = n3.sh(f'migctl migrate {pid} --to home {t.mode_args}', timeout=300)
+    expect(rc == 0 and re.search(rf'pid {pid} migrated to node1', said), f'--to home: rc {rc}: {said!r}')
+    expect(not alive(n3, pid) or not text(n1, '/tmp/out.status'), f'pid {pid} still runs on node3')
+    # Its deputy became it: the same pid, its memory back, the shell still waiting for it.
+    deadline = time.time() + 120
+    rss = 0
+    while time.time() < deadline:
+        rss = int(n1.ok(f"awk '/^VmRSS/ {{print $2}}' /proc/{pid}/status").strip() or 0)
+        if rss > 8 * 1024 and not alive(n3, pid):
+            break
+        time.sleep(1)
+    expect(rss > 8 * 1024, f'pid {pid} on node1 holds {rss} KiB: not its memory')
+    expect(not alive(n2, pid) and not alive(n3, pid), f'pid {pid} still runs away from home')
+    expect(not text(n1, '/tmp/out.status'), f'the shell saw an end: {text(n1, "/tmp/out.status")!r}')
+    n1.ok(f'kill -USR1 {pid}')
+    wait_for(n1, r'^usr1 3$', timeout=30)
+    ends_as_unmigrated(n1, pid, base_out, base_status)
 
 
 def deputy_ends_by_signal(lab, t):
@@ -319,5 +362,5 @@ def deputy_picture(lab, t):
     print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
 
 
-SCRIPTED = {'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
+SCRIPTED = {'deputy_comes_home': deputy_comes_home, 'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
             'deputy_target_lost': deputy_target_lost}

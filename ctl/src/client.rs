@@ -43,6 +43,33 @@ fn progress_line(pid: u32, to: &str, sent: u64, total: u64, elapsed: std::time::
     )
 }
 
+/// After a lazy migration's Done, on a terminal: the background push until the source lets
+/// the original go (the process runs on the target all along; ending here ends nothing).
+fn follow_push(s: &mut std::os::unix::net::UnixStream, pid: u32, to: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        match local::recv::<LocalEvent>(s, local::MAX_ANSWER) {
+            Ok(LocalEvent::Pushed { sent, total }) => {
+                eprint!("\rpushing: {}   ", progress_line(pid, to, sent, total, start.elapsed()));
+                let _ = std::io::stderr().flush();
+            }
+            Ok(LocalEvent::Released { after_ms }) => {
+                eprintln!("\npid {pid}: every page is on {to}; the source let the original go after {:.1} s", after_ms as f64 / 1000.0);
+                return;
+            }
+            Ok(LocalEvent::Failed(f)) => {
+                eprintln!("\npid {pid}: {f}");
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                eprintln!();
+                return;
+            }
+        }
+    }
+}
+
 /// `migctl migrate`: progress on stderr when it is a terminal; the outcome as a sentence, or
 /// with `json` as one JSON object (the final figures).
 pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool, json: bool) -> Result<()> {
@@ -76,9 +103,8 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
                 }
                 if json {
                     println!("{}", serde_json::to_string(&o)?);
-                    return Ok(());
-                }
-                println!(
+                } else {
+                    println!(
                     "pid {} migrated to {} (pid {}): {} of memory, frozen {:.2} s, total {:.2} s",
                     o.pid,
                     o.node,
@@ -86,9 +112,15 @@ pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mo
                     human(o.bytes),
                     o.frozen_ms as f64 / 1000.0,
                     o.total_ms as f64 / 1000.0
-                );
+                    );
+                }
+                // Lazy with push, on a terminal: the push's progress until the source is released.
+                if tty && matches!(mode, crate::peer::proto::Mode::Lazy { push: true, .. }) {
+                    follow_push(&mut s, pid, to);
+                }
                 return Ok(());
             }
+            LocalEvent::Pushed { .. } | LocalEvent::Released { .. } => {}
             LocalEvent::Failed(f) => {
                 if tty {
                     eprintln!();

@@ -169,6 +169,23 @@ impl ModuleClient {
         self.request_with(uapi::CMD_COMMIT, &attrs).map(|_| ())
     }
 
+    /// The process of the deputy of `pid` comes home: the deputy becomes the restore stub
+    /// whose file is our descriptor `stub_fd`, exec'ing `argv` ("@FD@" standing for the
+    /// descriptor the file gets there) with `envp`.
+    pub fn deputy_become(&mut self, pid: u32, stub_fd: i32, argv: &[String], envp: &[String]) -> Result<()> {
+        let strings = |v: &[String]| v.iter().flat_map(|s| s.bytes().chain([0])).collect::<Vec<u8>>();
+        self.request_with(
+            uapi::CMD_DEPUTY_BECOME,
+            &[
+                (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
+                (uapi::A_TASK_FD, false, (stub_fd as u32).to_ne_bytes().to_vec()),
+                (uapi::A_TASK_EXEC_ARGV, false, strings(argv)),
+                (uapi::A_TASK_EXEC_ENVP, false, strings(envp)),
+            ],
+        )
+        .map(|_| ())
+    }
+
     /// The copy of the deputy of `pid` stopped by `signal`: the deputy stops the same way.
     pub fn deputy_stop(&mut self, pid: u32, signal: u32) -> Result<()> {
         self.request_with(

@@ -38,6 +38,10 @@ pub struct Outcome {
 pub enum LocalEvent {
     Progress { sent: u64, total: u64 },
     Done(Outcome),
+    /// Lazy mode, after Done: the background push so far (bytes of the pages left at Done).
+    Pushed { sent: u64, total: u64 },
+    /// Lazy mode: every page is on the target; the source let the original go.
+    Released { after_ms: u64 },
     /// Refused: nothing was attempted (the process was never frozen, or was thawed before
     /// any state left); failed: the migration failed and the process was thawed.
     Failed(crate::error::Failure),

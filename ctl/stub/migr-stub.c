@@ -78,6 +78,25 @@ static void parse3(const char *s, unsigned int v[3])
 	}
 }
 
+/* Whether the caller's ids and groups are these already. */
+static int has_ids(const unsigned int uid[3], const unsigned int gid[3], const gid_t *groups, int ngroups)
+{
+	uid_t r, e, s;
+	gid_t gr, ge, gs, have[64];
+	int n = getgroups(64, have);
+
+	if (getresuid(&r, &e, &s) || r != uid[0] || e != uid[1] || s != uid[2])
+		return 0;
+	if (getresgid(&gr, &ge, &gs) || gr != gid[0] || ge != gid[1] || gs != gid[2])
+		return 0;
+	if (n != ngroups)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (have[i] != groups[i])
+			return 0;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long want_vvar, want_vdso, gs, vvar, vvar_end, vdso, vdso_end;
@@ -105,12 +124,17 @@ int main(int argc, char **argv)
 			groups[ngroups++] = strtoul(g, NULL, 10);
 	}
 
-	if (setgroups(ngroups, groups))
-		die(4, "setgroups");
-	if (setresgid(gid[0], gid[1], gid[2]))
-		die(4, "setresgid");
-	if (setresuid(uid[0], uid[1], uid[2]))
-		die(4, "setresuid");
+	/* Started by the daemon, it is root and takes the image's ids. A deputy become it (its
+	 * process come home) is the process's user already, with these very ids (the daemon
+	 * checked): nothing to change, and no right to change it. */
+	if (!has_ids(uid, gid, groups, ngroups)) {
+		if (setgroups(ngroups, groups))
+			die(4, "setgroups");
+		if (setresgid(gid[0], gid[1], gid[2]))
+			die(4, "setresgid");
+		if (setresuid(uid[0], uid[1], uid[2]))
+			die(4, "setresuid");
+	}
 	/* As the user: a directory the user could not enter is not entered for them. */
 	if (chdir(argv[8]))
 		die(3, "chdir to the original's working directory");

@@ -76,6 +76,20 @@ impl AsDeputy {
         to_result(unsafe { ffi::migr_deputy_stop(sig as i32) })
     }
 
+    /// Become another program on the way back to user mode: execve of `strings` (`argc`
+    /// NUL-terminated arguments, the first being the path, then `envc` NUL-terminated
+    /// entries; nothing after). Err (only a mapping added) if it cannot be arranged.
+    pub(crate) fn exec(self, strings: &[u8], argc: usize, envc: usize) -> core::result::Result<(), (Self, Error)> {
+        let count = strings.iter().filter(|&&b| b == 0).count();
+        if argc == 0 || count != argc + envc || strings.last() != Some(&0) || strings.len() > 16 * 4096 {
+            return Err((self, kernel::error::code::EINVAL));
+        }
+        // SAFETY: `strings` holds exactly argc + envc NUL-terminated strings (checked above);
+        // the glue maps a page of current's own address space and sets current's registers.
+        let r = unsafe { ffi::migr_deputy_exec(strings.as_ptr().cast(), strings.len(), argc as i32, envc as i32) };
+        to_result(r).map_err(|e| (self, e))
+    }
+
     /// A signal other than SIGKILL is queued for the deputy.
     pub(crate) fn signal_queued(&self) -> bool {
         // SAFETY: reads current's own queues under its siglock (taken in the glue).

@@ -38,6 +38,7 @@ doits! {
     migr_nl_pager_end_doit => pager::end;
     migr_nl_deputy_end_doit => deputy::deputy_end;
     migr_nl_deputy_stop_doit => deputy::deputy_stop;
+    migr_nl_deputy_become_doit => deputy::deputy_become;
 }
 
 // ---- restore session files (glue/file.c) ----

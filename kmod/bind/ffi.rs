@@ -237,6 +237,8 @@ extern "C" {
     pub(crate) fn migr_deputy_killed() -> bool;
     pub(crate) fn migr_deputy_signal_queued() -> bool;
     pub(crate) fn migr_deputy_stop(sig: c_int) -> c_int;
+    pub(crate) fn migr_install_file(f: *mut bindings::file) -> c_int;
+    pub(crate) fn migr_deputy_exec(strings: *const c_char, len: usize, argc: c_int, envc: c_int) -> c_int;
     pub(crate) fn migr_deputy_end_by_signal(sig: c_int, core: bool);
     pub(crate) fn migr_deputy_end_by_exit(code: c_int) -> c_int;
     pub(crate) fn migr_close_fd(fd: u32) -> c_int;

@@ -61,6 +61,20 @@ impl FileRef {
     pub(super) fn raw(&self) -> *mut bindings::file {
         self.0.as_ptr()
     }
+
+    /// Install the file as a new descriptor of `current`, inherited across exec; the
+    /// reference goes to the descriptor table. Process context.
+    pub(crate) fn install_in_current(self) -> Result<u32> {
+        let f = self.raw();
+        core::mem::forget(self);
+        // SAFETY: `f` is a file whose reference we own (type invariant); the glue gives it
+        // to the table, or drops it on failure.
+        let fd = unsafe { ffi::migr_install_file(f) };
+        if fd < 0 {
+            return Err(Error::from_errno(fd));
+        }
+        Ok(fd as u32)
+    }
 }
 
 impl Drop for FileRef {

@@ -15,6 +15,9 @@
 #include <linux/sched/task_stack.h>
 #include <linux/signal.h>
 #include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched/jobctl.h>
 #include <linux/uaccess.h>
@@ -224,6 +227,82 @@ void migr_deputy_end_by_signal(int sig, bool core)
 	kernel_sigaction(sig, SIG_DFL);
 	migr_deputy_block_all();
 	force_sig(sig);
+}
+
+/*
+ * Install `f` as a new descriptor of current, inherited across exec; the reference is
+ * taken over (dropped on failure). The descriptor, or a negative errno.
+ */
+int migr_install_file(struct file *f)
+{
+	int fd = get_unused_fd_flags(0);
+
+	if (fd < 0) {
+		fput(f);
+		return fd;
+	}
+	fd_install(fd, f);
+	return fd;
+}
+
+/*
+ * Become another program: return to user mode into execve. `strings` holds `argc`
+ * NUL-terminated arguments (the first is the path too) then `envc` NUL-terminated entries,
+ * `len` bytes in all (checked by the caller). They go to a fresh mapping with their pointer
+ * arrays and the code: execve, and exit_group(127) should it fail. 0, or a negative errno
+ * (nothing changed but a mapping).
+ */
+int migr_deputy_exec(const char *strings, size_t len, int argc, int envc)
+{
+	static const u8 code[] = {
+		0x0f, 0x05,			/* syscall: execve (registers set below) */
+		0xb8, 0xe7, 0x00, 0x00, 0x00,	/* mov eax, 231: exit_group */
+		0xbf, 0x7f, 0x00, 0x00, 0x00,	/* mov edi, 127 */
+		0x0f, 0x05,			/* syscall */
+	};
+	struct pt_regs *regs = current_pt_regs();
+	size_t nptrs = argc + 1 + envc + 1, size;
+	unsigned long base, arrays, text;
+	const char *p = strings;
+	u64 *ptrs;
+	int i, k = 0, err = 0;
+
+	if (!user_64bit_mode(regs))
+		return -EOPNOTSUPP;
+	arrays = ALIGN(len, 8);
+	size = PAGE_ALIGN(arrays + nptrs * sizeof(u64) + sizeof(code));
+	ptrs = kcalloc(nptrs, sizeof(u64), GFP_KERNEL);
+	if (!ptrs)
+		return -ENOMEM;
+	base = vm_mmap(NULL, 0, size, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(base)) {
+		kfree(ptrs);
+		return (int)base;
+	}
+	for (i = 0; i < argc + envc; i++) {
+		ptrs[k++] = base + (p - strings);
+		if (i == argc - 1)
+			ptrs[k++] = 0;	/* argv's end */
+		p += strlen(p) + 1;
+	}
+	ptrs[k] = 0;			/* envp's end */
+	arrays += base;
+	text = arrays + nptrs * sizeof(u64);
+	if (copy_to_user((void __user *)base, strings, len) ||
+	    copy_to_user((void __user *)arrays, ptrs, nptrs * sizeof(u64)) ||
+	    copy_to_user((void __user *)text, code, sizeof(code)))
+		err = -EFAULT;
+	kfree(ptrs);
+	if (err)
+		return err;
+	migr_deputy_block_all();
+	regs->ip = text;
+	regs->ax = __NR_execve;
+	regs->di = base;
+	regs->si = arrays;
+	regs->dx = arrays + (argc + 1) * sizeof(u64);
+	regs->orig_ax = -1;
+	return 0;
 }
 
 /*

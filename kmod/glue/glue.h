@@ -213,6 +213,8 @@ int migr_deputy_take_signal(void);
 bool migr_deputy_killed(void);
 bool migr_deputy_signal_queued(void);
 int migr_deputy_stop(int sig);
+int migr_install_file(struct file *f);
+int migr_deputy_exec(const char *strings, size_t len, int argc, int envc);
 void migr_deputy_end_by_signal(int sig, bool core);
 int migr_deputy_end_by_exit(int code);
 

@@ -421,7 +421,7 @@ pub fn has_ended(pidfd: &OwnedFd) -> bool {
 }
 
 /// Home: the deputy's descriptor `fd` (pidfd_getfd: the same open file).
-fn deputy_fd(pid: u32, fd: i32) -> Result<File, String> {
+pub fn deputy_fd(pid: u32, fd: i32) -> Result<File, String> {
     let pidfd = pidfd(pid)?;
     // SAFETY: pidfd_getfd with plain integers; the result is a new descriptor.
     let f = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };

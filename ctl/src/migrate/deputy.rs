@@ -71,7 +71,9 @@ impl SignalForwarder {
 
 /// On the home, after a commit that kept a deputy for `pid`: watch the copy until the deputy
 /// ends (see the module doc: loss).
-fn watch(node: &Arc<Node>, pid: u32) {
+/// `record`: the home's record of this deputy (a pid may serve again, for another process,
+/// once this deputy has ended: the record is not reused).
+fn watch(node: &Arc<Node>, pid: u32, record: u64) {
     let node = node.clone();
     std::thread::spawn(move || {
         let mut unreachable_since: Option<Instant> = None;
@@ -79,7 +81,9 @@ fn watch(node: &Arc<Node>, pid: u32) {
         let deputy = crate::fd::relay::pidfd(pid).ok();
         loop {
             std::thread::sleep(CHECK_EVERY);
-            let Some(at) = node.table.deputy_holder(pid) else { return };
+            let Some(at) = node.table.get(record).filter(|r| r.deputy).and_then(|r| r.now_on.or_else(|| r.state.ran_on().map(String::from))) else {
+                return;
+            };
             if deputy.as_ref().is_some_and(crate::fd::relay::has_ended) {
                 // Ended without deputy-end: killed here in a way the module could not hand
                 // on (while stopped, say). Its copy must not outlive it.
@@ -94,7 +98,7 @@ fn watch(node: &Arc<Node>, pid: u32) {
                     // It may have ended or moved on a moment ago, its Exited or Moved on the
                     // way: give it that moment.
                     std::thread::sleep(CHECK_EVERY);
-                    if node.table.deputy_holder(pid).as_deref() == Some(at.as_str()) {
+                    if node.table.get(record).is_some_and(|r| r.deputy && r.now_on.as_deref().unwrap_or(&at) == at) {
                         end(&node, pid, LOST, &format!("{at} no longer holds its copy ({e})"));
                         return;
                     }
@@ -286,11 +290,42 @@ pub fn report_stop(node: &Node, pid: u32, home: &str, signal: Option<u32>) {
     }
 }
 
+/// On the home, for a process coming back to its deputy: the deputy's descriptors are the
+/// originals and the process takes them back as they are; so the process must hold the same
+/// descriptor numbers as the deputy (one opened or closed away from home is refused, named),
+/// and each regular file read or written at an offset is set to the process's offset.
+pub fn take_back_descriptors(pid: u32, specs: &[crate::peer::proto::FdSpec]) -> Result<(), String> {
+    use crate::peer::proto::FdSpec;
+    let mut held: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map_err(|e| format!("the deputy's descriptors: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    held.sort();
+    let mut wanted: Vec<i32> = specs.iter().map(|s| s.fd()).collect();
+    wanted.sort();
+    if let Some(fd) = wanted.iter().find(|fd| !held.contains(fd)) {
+        return Err(format!("descriptor {fd} was opened away from home: coming home with it is not supported yet"));
+    }
+    if let Some(fd) = held.iter().find(|fd| !wanted.contains(fd)) {
+        return Err(format!("descriptor {fd} was closed away from home: coming home without it is not supported yet"));
+    }
+    for s in specs {
+        if let FdSpec::File { fd, flags, pos, path } = s {
+            if flags & libc::O_APPEND == 0 {
+                let f = crate::fd::relay::deputy_fd(pid, *fd)?;
+                use std::io::Seek;
+                (&f).seek(std::io::SeekFrom::Start(*pos)).map_err(|e| format!("descriptor {fd} ({path}): {e}"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// On the home, once the commit made the original the deputy of `pid`: end it at once if
 /// its copy ended meanwhile, else watch the copy.
-pub fn committed(node: &Arc<Node>, pid: u32) {
+pub fn committed(node: &Arc<Node>, pid: u32, record: u64) {
     match node.table.deputy_committed(pid) {
         Some(status) => end(node, pid, status, "its copy ended before the commit was done"),
-        None => watch(node, pid),
+        None => watch(node, pid, record),
     }
 }

@@ -79,3 +79,88 @@ mod tests {
         assert!(id.cwd.starts_with('/'));
     }
 }
+
+/// The LSM label of `pid` (/proc/PID/attr/current), None without an LSM that has one.
+pub fn lsm_label(pid: &str) -> Option<String> {
+    let raw = fs::read(format!("/proc/{pid}/attr/current")).ok()?;
+    let label = String::from_utf8_lossy(&raw).trim_end_matches(['\0', '\n']).to_string();
+    (!label.is_empty()).then_some(label)
+}
+
+/// Why `pid`'s confinement by an LSM or a cgroup would not travel, if it would not. The
+/// restored process gets what the target's daemon gives its children: the daemon's LSM label
+/// (no policy transition on the stub) and the daemon's cgroup. So a label other than this
+/// daemon's, or a cgroup with a limit (memory, pids, cpu, io) on the way from the root that
+/// the daemon's cgroup does not share, is refused rather than dropped.
+pub fn confinement_refusal(pid: u32) -> Option<String> {
+    let (theirs, ours) = (lsm_label(&pid.to_string()), lsm_label("self"));
+    if theirs != ours {
+        return Some(format!(
+            "its LSM label {} is not the one a restored process gets ({}): it would not travel",
+            theirs.as_deref().unwrap_or("(none)"),
+            ours.as_deref().unwrap_or("(none)")
+        ));
+    }
+    let (theirs, ours) = (cgroup_of(&pid.to_string())?, cgroup_of("self")?);
+    cgroup_limit(std::path::Path::new(CGROUP_ROOT), &theirs, &ours)
+        .map(|limit| format!("its cgroup {theirs} is limited ({limit}): the limit would not travel"))
+}
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// The cgroup v2 path of `pid` ("0::/..." in /proc/PID/cgroup).
+fn cgroup_of(pid: &str) -> Option<String> {
+    let s = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("0::")).map(str::to_string)
+}
+
+/// The first limit set on `path` or its ancestors (under `root`) that is not also on the way
+/// to `ours`: "FILE = VALUE".
+fn cgroup_limit(root: &std::path::Path, path: &str, ours: &str) -> Option<String> {
+    const LIMITS: [&str; 5] = ["memory.max", "memory.high", "pids.max", "cpu.max", "io.max"];
+    let mut at = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        at = format!("{at}/{part}");
+        let shared = ours == at || ours.starts_with(&format!("{at}/"));
+        if shared {
+            continue;
+        }
+        for file in LIMITS {
+            let value = fs::read_to_string(root.join(at.trim_start_matches('/')).join(file)).unwrap_or_default();
+            let value = value.trim();
+            let unlimited = value.is_empty() || value == "max" || value.starts_with("max ");
+            if !unlimited {
+                return Some(format!("{at}/{file} = {value}"));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod confinement_tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_on_the_way_to_the_process_is_named_unless_the_daemon_shares_it() {
+        let dir = crate::ScratchDir::new("cgroup");
+        std::fs::create_dir_all(dir.0.join("user.slice/user-1000.slice/app")).unwrap();
+        std::fs::write(dir.0.join("user.slice/memory.max"), "max\n").unwrap();
+        std::fs::write(dir.0.join("user.slice/user-1000.slice/pids.max"), "max\n").unwrap();
+        assert_eq!(cgroup_limit(&dir.0, "/user.slice/user-1000.slice/app", "/system.slice/migr.service"), None);
+        std::fs::write(dir.0.join("user.slice/user-1000.slice/app/memory.max"), "1048576\n").unwrap();
+        assert_eq!(
+            cgroup_limit(&dir.0, "/user.slice/user-1000.slice/app", "/system.slice/migr.service").as_deref(),
+            Some("/user.slice/user-1000.slice/app/memory.max = 1048576")
+        );
+        // The daemon under the same limit: the restored process is too.
+        assert_eq!(cgroup_limit(&dir.0, "/user.slice/user-1000.slice/app", "/user.slice/user-1000.slice/app/d"), None);
+        assert_eq!(cgroup_limit(&dir.0, "/", "/x"), None);
+    }
+
+    #[test]
+    fn an_ordinary_process_is_confined_as_the_daemon_is() {
+        // This test process and the "daemon" (itself) share label and cgroup.
+        assert_eq!(confinement_refusal(std::process::id()), None);
+    }
+}

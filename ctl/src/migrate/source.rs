@@ -156,6 +156,12 @@ pub fn migrate(
     })?;
     ch.set_timeout(node.config.peer_timeout).map_err(Failure::refused)?;
 
+    // Confinement the module does not see (an LSM label, a cgroup's limits): refused before
+    // anything happens to the task.
+    if let Some(why) = procinfo::confinement_refusal(pid) {
+        return Err(Failure::refused(why));
+    }
+
     if node.faults.armed(FaultPoint::SourceProcessGoneBeforeFreeze) {
         make_process_vanish(pid);
     }
@@ -273,7 +279,7 @@ pub fn migrate(
         node.set_state(record, State::Migrated { to: to.into(), pid: remote_pid });
         session.commit(to, leaves_deputy);
         if leaves_deputy {
-            super::deputy::committed(node, pid);
+            super::deputy::committed(node, pid, record);
         }
         events(LocalEvent::Done(outcome.clone()));
         return Ok(outcome);
@@ -289,20 +295,22 @@ pub fn migrate(
         .map_err(|e| Failure::failed(format!("page server: {e}")))?;
     session.start(server.clone());
     let result = if push {
-        server.push(&mut session.peer, &lazy_runs).map_err(|e| e.to_string())
+        let mut pushed = |sent, total| events(LocalEvent::Pushed { sent, total });
+        server.push(&mut session.peer, &lazy_runs, &mut pushed).map_err(|e| e.to_string())
     } else {
         server.wait_done()
     };
     session.stop_services();
     session.commit(to, leaves_deputy);
     if leaves_deputy {
-        super::deputy::committed(node, pid);
+        super::deputy::committed(node, pid, record);
     }
     let ms = running_at.elapsed().as_millis() as u64;
     match result {
         Ok(()) => {
             node.update(record, |r| r.stats.complete_ms = ms.max(1));
             node.set_state(record, State::Released { to: to.into(), pid: remote_pid, after_ms: ms });
+            events(LocalEvent::Released { after_ms: ms });
             log::info!("pid {pid}: every page is on {to}; original released after {ms} ms");
             Ok(outcome)
         }

@@ -37,6 +37,8 @@ pub fn mode_name(m: Mode) -> &'static str {
 const LAYOUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The stub finds its session descriptor here (above any descriptor the image uses).
 const STUB_FD: RawFd = 1023;
+/// The stub's environment: glibc must not register rseq (the image brings its own).
+const STUB_ENV: &str = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
 /// Descriptors prepared for the stub are parked from here up, out of the way of dup2.
 const PARK_FD: RawFd = 512;
 
@@ -69,12 +71,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         let why = format!("{}: this daemon does not receive the module's page requests (another daemon holds them)", crate::node::hostname());
         return fail(&mut ch, refuse(why));
     }
-    if super::home::is_this_node(&offer.home) && node.table.deputy_holder(pid).is_some() {
-        let why = format!("pid {pid} is held here by its deputy; a process with a deputy cannot come home yet");
-        return fail(&mut ch, refuse(why));
-    }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let (child, relay_plan) = match run(&mut session, offer) {
+    let (child, relay_plan, homecoming) = match run(&mut session, offer) {
         Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
@@ -94,7 +92,17 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     // The restored task is our child: record how it ends.
     let node2 = node.clone();
     let reports_stops = offer_deputy && !super::home::is_this_node(&offer_home);
-    std::thread::spawn(move || {
+    if homecoming {
+        // Home in its deputy: its parent is its own again (not us), and has its status.
+        std::thread::spawn(move || {
+            if let Ok(p) = crate::fd::relay::pidfd(child) {
+                while !crate::fd::relay::has_ended(&p) {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            node2.set_state(record, State::Ended("at home; its parent has its status".into()));
+        });
+    } else { std::thread::spawn(move || {
         use nix::sys::wait::{WaitPidFlag, WaitStatus};
         // A copy whose home keeps a deputy: its stops and continues go home too (job control
         // in the home shell); else only its end matters.
@@ -134,6 +142,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
             }
         }
     });
+    }
     // The session's services (the fault channel) live as long as the task's pager, not as
     // long as this connection or the task: children it forked may still miss pages of the
     // source after it exited, and the pager ends early when the task moves on (it reads the
@@ -219,12 +228,28 @@ fn pid_free_soon(node: &Node, pid: u32) -> bool {
 
 /// The restore proper: the pid of the task, running, and the stand-ins of its standard
 /// input/output if its home serves them (`fd::relay`).
-fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate::fd::relay::Plan>), Fail> {
+fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate::fd::relay::Plan>, bool), Fail> {
     let (pid, record) = (offer.pid, session.record);
     let node = session.node.clone();
     let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
     node.update(record, |r| r.comm = image.comm.clone());
-    if !pid_free_soon(&node, pid) {
+    // Back home, where its deputy holds the pid: the deputy becomes it again (below).
+    let homecoming = super::home::is_this_node(&offer.home) && node.table.deputy_holder(pid).is_some();
+    if homecoming {
+        super::deputy::take_back_descriptors(pid, &offer.fds).map_err(refuse)?;
+        // The deputy becomes the stub with its own credentials (the process's user's): the
+        // stub can take no other ids.
+        let held = procinfo::identity(pid).map_err(|e| refuse(format!("its deputy: {e}")))?;
+        let sorted = |g: &[u32]| {
+            let mut g = g.to_vec();
+            g.sort_unstable();
+            g
+        };
+        let want = &offer.identity;
+        if held.uid != want.uid || held.gid != want.gid || sorted(&held.groups) != sorted(&want.groups) {
+            return Err(refuse("its user or group ids changed away from home: coming home with them is not supported yet"));
+        }
+    } else if !pid_free_soon(&node, pid) {
         return Err(refuse(format!("pid {pid} is in use on this node")));
     }
     for f in &offer.files {
@@ -236,8 +261,8 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
     }
     let mut fds = Vec::new();
     crate::fd::stdio::new_arrival(pid).map_err(|e| refuse(e.to_string()))?;
-    let mut relay_plan = if offer.deputy { Some(crate::fd::relay::plan(&offer.fds).map_err(refuse)?) } else { None };
-    for spec in &offer.fds {
+    let mut relay_plan = if offer.deputy && !homecoming { Some(crate::fd::relay::plan(&offer.fds).map_err(refuse)?) } else { None };
+    for spec in offer.fds.iter().filter(|_| !homecoming) {
         if relay_plan.is_some() {
             if crate::fd::relay::takes(spec) {
                 continue;
@@ -284,10 +309,23 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
     if let Some(p) = relay_plan.as_mut() {
         fds.append(&mut p.for_process);
     }
-    let child = spawn_stub(pid, &argv, &fds, &stub_fd, own_group).map_err(|e| match e {
-        nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
-        e => refuse(format!("cannot start the stub: {e}")),
-    })?;
+    let child = if homecoming {
+        let mut argv = argv.to_vec();
+        argv[1] = "@FD@".into();
+        session
+            .module
+            .deputy_become(pid, stub_fd.as_raw_fd(), &argv, &[STUB_ENV.to_string()])
+            .map_err(|e| refuse(format!("its deputy cannot become it: {e}")))?;
+        // The deputy is gone: what it held is the process's again.
+        node.table.deputy_ended(pid, "came home");
+        log::info!("pid {pid}: home again in its deputy");
+        pid
+    } else {
+        spawn_stub(pid, &argv, &fds, &stub_fd, own_group).map_err(|e| match e {
+            nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
+            e => refuse(format!("cannot start the stub: {e}")),
+        })?
+    };
     drop(stub_fd);
     drop(fds);
     let mut guard = Stub { pid: child, armed: true };
@@ -344,7 +382,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
         error(format!("link lost before the source heard that pid {child} runs: {e}"))
     })?;
     drop(ctl);
-    Ok((child, relay_plan))
+    Ok((child, relay_plan, homecoming))
 }
 
 /// Wait until the stub has rebuilt the layout (the control descriptor polls readable).
@@ -368,6 +406,8 @@ fn wait_layout(ctl: &OwnedFd, child: u32) -> Result<(), Fail> {
             Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
                 return Err(error(format!("restore stub killed by {s}")))
             }
+            // Not our child (a deputy become the stub): gone, or a zombie of its parent's.
+            Err(nix::errno::Errno::ECHILD) if !runs(child) => return Err(error("restore stub is gone")),
             _ => {}
         }
         if Instant::now() > deadline {
@@ -376,6 +416,12 @@ fn wait_layout(ctl: &OwnedFd, child: u32) -> Result<(), Fail> {
         let mut pfd = [nix::poll::PollFd::new(ctl_borrow(ctl), nix::poll::PollFlags::POLLIN)];
         let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(50u16));
     }
+}
+
+/// Whether `pid` exists and has not ended (a zombie has).
+fn runs(pid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z'))
 }
 
 fn ctl_borrow(fd: &OwnedFd) -> std::os::fd::BorrowedFd<'_> {
@@ -413,7 +459,7 @@ fn spawn_stub(
     let cargv: Vec<CString> = argv.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
     let mut pargv: Vec<*const libc::c_char> = cargv.iter().map(|a| a.as_ptr()).collect();
     pargv.push(std::ptr::null());
-    let env = [CString::new("GLIBC_TUNABLES=glibc.pthread.rseq=0").unwrap_or_default()];
+    let env = [CString::new(STUB_ENV).unwrap_or_default()];
     let penv = [env[0].as_ptr(), std::ptr::null()];
     let mut parked = Vec::new();
     for (num, f) in fds {

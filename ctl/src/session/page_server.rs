@@ -132,12 +132,15 @@ impl PageServer {
 
     /// Stream every page of `runs` not sent yet, then PushDone; returns once the target says
     /// it has them all (Released).
-    pub fn push(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), PushFailed> {
-        self.push_all(ch, runs).map_err(PushFailed)
+    /// Push every page of `runs` the target lacks; `progress(done, total)` after each batch.
+    pub fn push(&self, ch: &mut Channel, runs: &[Run], progress: &mut dyn FnMut(u64, u64)) -> Result<(), PushFailed> {
+        self.push_all(ch, runs, progress).map_err(PushFailed)
     }
 
-    fn push_all(&self, ch: &mut Channel, runs: &[Run]) -> Result<(), ServiceError> {
-        pages::read_batches(&self.mem, runs, |batch, _| {
+    fn push_all(&self, ch: &mut Channel, runs: &[Run], progress: &mut dyn FnMut(u64, u64)) -> Result<(), ServiceError> {
+        let total = pages::total_bytes(runs);
+        pages::read_batches(&self.mem, runs, |batch, done| {
+            progress(done, total);
             let batch = self.unsent(batch);
             if batch.runs.is_empty() {
                 return Ok(());
