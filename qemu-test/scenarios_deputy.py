@@ -135,6 +135,26 @@ def deputy_comes_home(lab, t):
     ends_as_unmigrated(n1, pid, base_out, base_status)
 
 
+def deputy_refuses_a_socket(lab, t):
+    """See deputy.desc: stdin and stdout are a TCP connection (busybox nc -e)."""
+    n1, n2 = lab.node(1), lab.node(2)
+    n1.ok(f'busybox nc -l -p 7000 -e {t.cmd} > /dev/null 2>&1 < /dev/null {CLOSE} &')
+    time.sleep(1)
+    n1.ok(f'(sleep 600 | busybox nc 127.0.0.1 7000 > /tmp/sock.out 2>&1) < /dev/null {CLOSE} &')
+    wait_for(n1, r'^ready$', path='/tmp/sock.out')
+    pid = int(n1.ok('pidof deputy').strip())
+    rc, said = n1.sh(f'migctl migrate {pid} --to node2 --deputy', timeout=120)
+    expect(rc != 0 and re.search(r'descriptor 0 \(socket:\[\d+\]\) cannot be served through the deputy', said),
+           f'a stdio socket: rc {rc}: {said!r}')
+    # Refused before the freeze: the module never saw it, and it carries on.
+    expect(not re.search(rf'pid {pid} frozen', n1.ok('dmesg')), f'pid {pid} was frozen before the refusal')
+    expect(not alive(n2, pid), f'pid {pid} runs on node2')
+    n1.ok(f'kill -USR1 {pid}')
+    wait_for(n1, r'^usr1 1$', path='/tmp/sock.out')
+    n1.ok(f'kill -USR2 {pid}')
+    wait_for(n1, r'^sum ', path='/tmp/sock.out')
+
+
 def deputy_ends_by_signal(lab, t):
     """See deputy.desc: SIGTERM and SIGKILL sent to the deputy end the process and the parent
     sees them; a second move from the copy's node keeps the same deputy."""
@@ -362,5 +382,5 @@ def deputy_picture(lab, t):
     print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
 
 
-SCRIPTED = {'deputy_comes_home': deputy_comes_home, 'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
+SCRIPTED = {'deputy_refuses_a_socket': deputy_refuses_a_socket, 'deputy_comes_home': deputy_comes_home, 'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
             'deputy_target_lost': deputy_target_lost}

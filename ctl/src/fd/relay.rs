@@ -162,8 +162,31 @@ pub fn check_read_only(spec: &FdSpec, ids: &[(i32, FileId)], who: &Identity) -> 
     }
 }
 
+/// Whether every descriptor among `specs` can be served through a deputy (what `plan`
+/// refuses, said before anything is made: the source asks before it freezes the task).
+pub fn servable(specs: &[FdSpec]) -> Result<(), String> {
+    for s in specs {
+        match s {
+            FdSpec::Detached { fd, what, tty } => {
+                if !(what == "/dev/null" || tty.is_some() || what.starts_with("pipe:")) {
+                    return Err(format!("descriptor {fd} ({what}) cannot be served through the deputy yet"));
+                }
+            }
+            FdSpec::File { fd, path, flags, .. } => {
+                if takes(s) && flags & libc::O_APPEND == 0 {
+                    return Err(format!(
+                        "descriptor {fd} ({path}) is open for writing at an offset: it cannot be served through the deputy yet"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Target: the stand-ins for the descriptors `takes` names among `specs`.
 pub fn plan(specs: &[FdSpec]) -> Result<Plan, String> {
+    servable(specs)?;
     let mut groups: BTreeMap<String, (Vec<i32>, Option<TtyState>)> = BTreeMap::new();
     let mut plan = Plan { for_process: Vec::new(), own_group: false, ends: Vec::new() };
     for s in specs {
@@ -177,12 +200,7 @@ pub fn plan(specs: &[FdSpec]) -> Result<Plan, String> {
             }
             // A file written: its writes land in the home's file, through the deputy's own
             // descriptor (append mode: each write at the end, as at home).
-            FdSpec::File { fd, path, flags, .. } if takes(s) => {
-                if flags & libc::O_APPEND == 0 {
-                    return Err(format!(
-                        "descriptor {fd} ({path}) is open for writing at an offset: it cannot be served through the deputy yet"
-                    ));
-                }
+            FdSpec::File { fd, path, .. } if takes(s) => {
                 let (r, w) = pipe()?;
                 plan.for_process.push((*fd, w));
                 let key = format!("file:{fd}:{path}");

@@ -161,6 +161,12 @@ pub fn migrate(
     if let Some(why) = procinfo::confinement_refusal(pid) {
         return Err(Failure::refused(why));
     }
+    // With a deputy, descriptors it cannot serve are refused before the freeze (they are
+    // read again from the frozen task, which may have opened or closed some meanwhile).
+    if has_deputy {
+        let early = crate::fd::dump(pid).map_err(Failure::refused)?;
+        crate::fd::relay::servable(&early).map_err(Failure::refused)?;
+    }
 
     if node.faults.armed(FaultPoint::SourceProcessGoneBeforeFreeze) {
         make_process_vanish(pid);
