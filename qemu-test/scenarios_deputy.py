@@ -143,11 +143,14 @@ def deputy_refuses_a_socket(lab, t):
     n1.ok(f'(sleep 600 | busybox nc 127.0.0.1 7000 > /tmp/sock.out 2>&1) < /dev/null {CLOSE} &')
     wait_for(n1, r'^ready$', path='/tmp/sock.out')
     pid = int(n1.ok('pidof deputy').strip())
+    # The kernel log from here on (pids repeat from one scenario to the next in a lab).
+    seen = len(n1.ok('dmesg').splitlines())
     rc, said = n1.sh(f'migctl migrate {pid} --to node2 --deputy', timeout=120)
     expect(rc != 0 and re.search(r'descriptor 0 \(socket:\[\d+\]\) cannot be served through the deputy', said),
            f'a stdio socket: rc {rc}: {said!r}')
     # Refused before the freeze: the module never saw it, and it carries on.
-    expect(not re.search(rf'pid {pid} frozen', n1.ok('dmesg')), f'pid {pid} was frozen before the refusal')
+    since = '\n'.join(n1.ok('dmesg').splitlines()[seen:])
+    expect(not re.search(rf'pid {pid} frozen', since), f'pid {pid} was frozen before the refusal: {since[-300:]!r}')
     expect(not alive(n2, pid), f'pid {pid} runs on node2')
     n1.ok(f'kill -USR1 {pid}')
     wait_for(n1, r'^usr1 1$', path='/tmp/sock.out')
