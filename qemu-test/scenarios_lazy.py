@@ -146,6 +146,47 @@ def lazy_no_push_outlives_timeouts(lab, t):
     expect(stats(n1)[-1]['remote_faults'] > 0, 'no page came on demand')
 
 
+def fork_and_child(node, pid, out):
+    """progs/lazyfork.c after the go of pid on node: the child's pid, once it says it."""
+    text = wait_for(node, r'^child \d+$|^FAIL', path=out, timeout=120)
+    expect('FAIL' not in text, text[-300:])
+    return int(re.search(r'^child (\d+)$', text, re.M).group(1))
+
+
+def lazy_fork_child_moves_on(lab, t):
+    """See lazyfork.desc."""
+    n1, n2, n3 = lab.node(1), lab.node(2), lab.node(3)
+    results = ('child checksum', 'child exited', 'parent checksum')
+    # Never migrated, on node2: the child's go once it is there.
+    base = '/tmp/base'
+    pid = start(n2, t.cmd, out=base)
+    wait_for(n2, r'^ready$', path=base, timeout=120)
+    go(n2, pid)
+    go(n2, fork_and_child(n2, pid, base))
+    out = wait_for(n2, r'^done$|^FAIL', path=base, timeout=t.get('timeout', 240))
+    want = [final_line(out, p) for p in results]
+    expect(want[1] == 'child exited 7', out[-300:])
+    n2.ok(f'rm -f {base}')
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    go(n2, pid)
+    child = fork_and_child(n2, pid, '/tmp/out')
+    # Every page is still on node1; the child's address space misses them all.
+    expect(re.search(rf'^\d+\s+{pid}\s+out .*serving', n1.ok('migctl ps'), re.M),
+           f'node1 no longer serves pid {pid}: {n1.ok("migctl ps")}')
+    rc, moved = n2.sh(f'migctl migrate {child} --to node3 {t.mode_args} --deputy', timeout=300)
+    expect(rc == 0 and f'pid {child} migrated to node3' in moved, f'rc {rc}: {moved}')
+    expect(wait_console(n2, rf'pid {child}: brought the rest of its memory here'), 'node2 did not log the pull')
+    expect(alive(n3, child), f'the child {child} does not run on node3')
+    go(n3, child)
+    out = wait_for(n2, r'^done$|^FAIL', timeout=t.get('timeout', 240))
+    got = [final_line(out, p) for p in results]
+    expect(got == want, f'moved: {got}, never migrated: {want}')
+    # node1 lets the parent's original go: every page went (the rest), the channel closed.
+    wait_released(n1, pid)
+
+
 SCRIPTED = {f.__name__: f for f in [
     lazy_wire_bytes_follow_touched_pages, lazy_push_releases_source, lazy_prefetch_cuts_faults,
-    lazy_source_dies, lazy_no_push_outlives_timeouts]}
+    lazy_source_dies, lazy_no_push_outlives_timeouts, lazy_fork_child_moves_on]}

@@ -63,58 +63,73 @@ pub fn module_for(mode: Mode) -> Result<ModuleClient, Refused> {
 
 /// A task that came here lazily and still misses pages of its source cannot travel on as it
 /// is (those pages are in neither its page tables nor /proc/PID/mem: the module refuses,
-/// `lazy-pages-pending`). Bring them here first: read all its anonymous memory through
-/// process_vm_readv, whose faults wait for the pager (the kernel's reads for /proc/PID/mem
-/// do not), then end its pager as complete (every page is here now; a page the task
-/// discards meanwhile reads zero, as it would anyway). The task keeps running meanwhile. A
-/// mapping it cannot read (PROT_NONE) is refused: its missing pages could not be fetched.
+/// `lazy-pages-pending`). Bring them here first: the fault channel of its pager asks the
+/// source for every page it still holds (`Rest`; with push on, the push brings them anyway),
+/// the pager places each in every address space of the task's tree that misses it (the task,
+/// a child it forked here, a PROT_NONE range alike), and then ends as complete: what is
+/// still missing is what the source never had, zeros. The task keeps running meanwhile.
+///
+/// Which pager: the task's own if it is the one that came; for a child forked here, its
+/// nearest ancestor's; if none is left (a double fork, its parent gone), every pager of this
+/// node (only tried after the module said this task's memory is served by one).
 fn finish_paging_in(node: &Node, m: &mut ModuleClient, pid: u32) -> Result<(), Failure> {
-    // A pager this daemon does not know of (it restarted since) is refused by the module.
-    let Some(pager) = node.registry.pager_of(pid) else { return Ok(()) };
-    if !m.pager_alive(pager).unwrap_or(false) {
-        return Ok(());
+    let mut candidates = Vec::new();
+    let mut at = pid;
+    for _ in 0..64 {
+        if let Some(p) = node.registry.pager_of(at) {
+            candidates.push(p);
+            break;
+        }
+        match parent_of(at) {
+            Some(pp) if pp > 1 => at = pp,
+            _ => break,
+        }
+    }
+    if candidates.is_empty() {
+        candidates = node.registry.pagers();
+    }
+    if candidates.is_empty() {
+        // Its pager's fault channel is gone (this daemon restarted): the pages are lost.
+        return Err(crate::uapi::Refusal::LazyPagesPending.into());
     }
     let started = Instant::now();
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| Failure::refused(format!("maps: {e}")))?;
-    let mut bytes = 0usize;
-    let mut buf = vec![0u8; 1 << 20];
-    for line in maps.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(range), Some(perms)) = (f.first(), f.get(1)) else { continue };
-        // Anonymous memory and the heap; the stack travels eagerly, files are not paged.
-        if !matches!(f.get(5), None | Some(&"[heap]")) {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
-        if !perms.starts_with('r') {
-            return Err(crate::uapi::Refusal::LazyPagesPending.into());
-        }
-        let mut at = start;
-        while at < end {
-            let n = (end - at).min(buf.len());
-            let remote = [nix::sys::uio::RemoteIoVec { base: at, len: n }];
-            let mut local = [std::io::IoSliceMut::new(&mut buf[..n])];
-            match nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(pid as i32), &mut local, &remote) {
-                Ok(got) if got > 0 => {
-                    at += got;
-                    bytes += got;
+    let mut bytes = 0;
+    for pager in candidates {
+        match node.registry.pull_rest(pager) {
+            None => continue,
+            Some(Some(answer)) => match answer.recv() {
+                Ok(Ok(n)) => bytes += n,
+                Ok(Err(e)) => return Err(Failure::failed(format!("pid {pid}: bringing its memory here: {e}"))),
+                Err(_) => return Err(Failure::failed(format!("pid {pid}: its fault channel ended before its memory was here"))),
+            },
+            // The push brings every page: wait for it to end (a push that breaks ends the
+            // pager as failed, so this ends too).
+            Some(None) => {
+                while m.pager_alive(pager).unwrap_or(false) {
+                    std::thread::sleep(Duration::from_millis(100));
                 }
-                Ok(_) | Err(_) => return Err(crate::uapi::Refusal::LazyPagesPending.into()),
             }
         }
-    }
-    // ESRCH: it ended meanwhile by itself (the push finished).
-    match m.pager_end(pager, uapi::PAGER_END_COMPLETE) {
-        Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => {}
-        Err(e) => return Err(Failure::failed(e)),
+        // ESRCH: it ended meanwhile by itself (the push finished, or the task tree exited).
+        match m.pager_end(pager, uapi::PAGER_END_COMPLETE) {
+            Ok(()) | Err(CtlError::Module(ModuleError::Errno(nix::errno::Errno::ESRCH))) => {}
+            Err(e) => return Err(Failure::failed(e)),
+        }
     }
     log::info!(
-        "pid {pid}: brought the rest of its memory here from where it came from ({} MiB read in {} ms) before moving it on",
-        bytes >> 20,
+        "pid {pid}: brought the rest of its memory here from where it came from ({} KiB in {} ms) before moving it on",
+        bytes >> 10,
         started.elapsed().as_millis()
     );
     Ok(())
+}
+
+/// The parent of `pid`, from /proc.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name's closing parenthesis: state, then the parent's pid.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub fn migrate(
@@ -178,13 +193,20 @@ pub fn migrate(
     if leaves_deputy && !module.info().map_err(Failure::refused)?.has(crate::uapi::Feature::Deputy) {
         return Err(Failure::refused("the migr module on this node lacks the deputy feature"));
     }
-    finish_paging_in(node, &mut module, pid)?;
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
-    let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;
-    let (session_id, hold_fd, mut image) = match Frozen::from_reply(reply).map_err(Failure::refused)? {
-        Frozen::Refused(why) => return Err(why.into()),
-        Frozen::Session { session, hold_fd, image } => (session, hold_fd, image),
+    let mut paged_in = false;
+    let (session_id, hold_fd, mut image) = loop {
+        let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;
+        match Frozen::from_reply(reply).map_err(Failure::refused)? {
+            // Refused before anything happened to the task: bring its pages here, once.
+            Frozen::Refused(crate::uapi::Refusal::LazyPagesPending) if !paged_in => {
+                paged_in = true;
+                finish_paging_in(node, &mut session.module, pid)?;
+            }
+            Frozen::Refused(why) => return Err(why.into()),
+            Frozen::Session { session, hold_fd, image } => break (session, hold_fd, image),
+        }
     };
     let frozen_at = Instant::now();
     // SAFETY: the module just installed this descriptor in our process for us.
@@ -297,12 +319,12 @@ pub fn migrate(
     node.set_state(record, State::ServingPages { to: to.into(), pid: remote_pid });
     events(LocalEvent::Done(outcome.clone()));
     let running_at = Instant::now();
-    let server = PageServer::start(node, token, &mem, lazy_vmas, prefetch, record)
+    let server = PageServer::start(node, token, &mem, lazy_vmas, lazy_runs, prefetch, record)
         .map_err(|e| Failure::failed(format!("page server: {e}")))?;
     session.start(server.clone());
     let result = if push {
         let mut pushed = |sent, total| events(LocalEvent::Pushed { sent, total });
-        server.push(&mut session.peer, &lazy_runs, &mut pushed).map_err(|e| e.to_string())
+        server.push(&mut session.peer, &mut pushed).map_err(|e| e.to_string())
     } else {
         server.wait_done()
     };

@@ -87,7 +87,8 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     let relay = relay_plan.and_then(|p| crate::fd::relay::start(node, p, pid, &offer_home));
     if let (Mode::Lazy { .. }, Some(pager)) = (mode, session.pager) {
         let source = SocketAddr::new(session.peer.peer_ip(), fault_port);
-        session.start(FaultChannel::start(node, pager, source, token, record));
+        let push = matches!(mode, Mode::Lazy { push: true, .. });
+        session.start(FaultChannel::start(node, pager, source, token, record, push));
     }
     // The restored task is our child: record how it ends.
     let node2 = node.clone();

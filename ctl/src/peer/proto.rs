@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 /// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key). 5: a process's home node
 /// travels with it (`RestoreOffer::home`), and the home hears where it went (`Moved`).
-pub const WIRE_VERSION: u32 = 6;
+/// 6: the deputy and its relays. 7: `Rest` on a fault channel (moving on before every page
+/// arrived).
+pub const WIRE_VERSION: u32 = 7;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -110,6 +112,10 @@ pub enum Request {
     FaultChannel { token: u64 },
     /// On a fault channel: the task needs the page at `addr`.
     Fault { addr: u64 },
+    /// On a fault channel: every page the source holds that it has not sent yet (the task, or
+    /// a child it forked, moves on from the target). Answered with FaultPages batches and then
+    /// AllSent.
+    Rest,
     /// To a process's home node, from the node it just left: pid now runs on `to`.
     Moved { pid: u32, to: String },
     /// From a process's home to the node that holds its copy: its deputy was sent `signal`.
@@ -154,6 +160,8 @@ pub enum Response {
     FaultPages(PageBatch),
     /// Lazy mode: every pushed page is in the target's pager; the source may let go.
     Released,
+    /// The last answer to `Rest`: the source has sent every page it holds.
+    AllSent,
     /// The home node recorded a `Moved`.
     Noted,
 }

@@ -152,7 +152,8 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::RelayWinsize { .. }
         | Request::RelayModes { .. }
         | Request::RelayEnd { .. }
-        | Request::Fault { .. } => {
+        | Request::Fault { .. }
+        | Request::Rest => {
             Response::Error("no migration in progress on this connection".into())
         }
         Request::Ping { nonce } => Response::Pong {

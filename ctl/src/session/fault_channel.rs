@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Service, ServiceError, Session};
+use super::{FaultWork, Service, ServiceError, Session};
 use crate::error::{CtlError, ModuleError};
 use crate::genl::{ModuleClient, ModuleEvent, PagerRef};
 use crate::node::Node;
@@ -98,11 +98,11 @@ impl Service for FaultChannel {
 }
 
 impl FaultChannel {
-    pub fn start(node: &Arc<Node>, pager: PagerRef, source: SocketAddr, token: u64, record: u64) -> Arc<Self> {
+    pub fn start(node: &Arc<Node>, pager: PagerRef, source: SocketAddr, token: u64, record: u64, push: bool) -> Arc<Self> {
         let pid = pager.pid;
         let ended = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = channel::<u64>();
-        node.registry.add_fault_queue(pager, tx);
+        let (tx, rx) = channel::<FaultWork>();
+        node.registry.add_fault_queue(pager, tx, push);
         let node = node.clone();
         let svc = Arc::new(FaultChannel { ended: ended.clone() });
         std::thread::spawn(move || {
@@ -114,10 +114,11 @@ impl FaultChannel {
                 let mut m = ModuleClient::connect()?;
                 let mut recent: HashMap<u64, Instant> = HashMap::new();
                 let mut queue = PendingPages::default();
+                let mut rests = Vec::new();
                 loop {
-                    if queue.is_empty() {
+                    if queue.is_empty() && rests.is_empty() {
                         match rx.recv_timeout(Duration::from_millis(200)) {
-                            Ok(a) => queue.add(a),
+                            Ok(w) => take(w, &mut queue, &mut rests),
                             Err(RecvTimeoutError::Timeout) if ended.load(Ordering::Acquire) => return Ok(()),
                             Err(RecvTimeoutError::Timeout) => continue,
                             Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -126,8 +127,22 @@ impl FaultChannel {
                     // Everything queued meanwhile, each page once: the pager asks again every
                     // second for a fault still waiting, and on a loaded node those copies pile
                     // up here behind the request being served.
-                    while let Ok(a) = rx.try_recv() {
-                        queue.add(a);
+                    while let Ok(w) = rx.try_recv() {
+                        take(w, &mut queue, &mut rests);
+                    }
+                    if !rests.is_empty() {
+                        // Everything at once: every waiting fault is answered by it too.
+                        let got = pull_rest(&mut ch, &mut m, pager);
+                        let answer = got.as_ref().map(|n| *n).map_err(|e| e.to_string());
+                        for reply in rests.drain(..) {
+                            let _ = reply.send(answer.clone());
+                        }
+                        let n = got?;
+                        node.update(record, |r| {
+                            r.stats.pages_pushed += n / 4096;
+                            r.stats.wire_bytes += n;
+                        });
+                        continue;
                     }
                     let Some(page) = queue.next() else { continue };
                     // A request just answered (the task faulted on the next page while the
@@ -174,6 +189,30 @@ impl FaultChannel {
             }
         });
         svc
+    }
+}
+
+fn take(w: FaultWork, queue: &mut PendingPages, rests: &mut Vec<std::sync::mpsc::Sender<Result<u64, String>>>) {
+    match w {
+        FaultWork::Page(a) => queue.add(a),
+        FaultWork::Rest(reply) => rests.push(reply),
+    }
+}
+
+/// Every page the source still holds, into the pager (which places each in every address
+/// space of the task's tree that misses it); the bytes that came.
+fn pull_rest(ch: &mut Channel, m: &mut ModuleClient, pager: PagerRef) -> Result<u64, ServiceError> {
+    ch.send(&Request::Rest)?;
+    let mut bytes = 0;
+    loop {
+        match ch.recv::<Response>()? {
+            Response::FaultPages(batch) => {
+                deliver(m, pager, &batch, uapi::PAGE_KIND_PUSH)?;
+                bytes += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+            }
+            Response::AllSent => return Ok(bytes),
+            other => return Err(ServiceError::unexpected(other)),
+        }
     }
 }
 

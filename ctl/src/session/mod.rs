@@ -49,13 +49,29 @@ pub trait Service: Send + Sync {
     fn stop(&self);
 }
 
+/// Work for the fault channel of one pager (`fault_channel::FaultChannel`).
+pub enum FaultWork {
+    /// The module asks for the page at this address.
+    Page(u64),
+    /// Bring every page the source still holds here; answer with the bytes that came (or
+    /// why not) once they are all in the pager.
+    Rest(Sender<Result<u64, String>>),
+}
+
+/// The fault channel of a pager, as others on this node reach it.
+struct FaultQueue {
+    work: Sender<FaultWork>,
+    /// The source pushes every page in the background too.
+    push: bool,
+}
+
 /// How the services of different sessions of one node find each other: a fault channel
 /// opened by a target names its source's page server by token; page requests from the
 /// module name the fault channel of a task by its pager.
 #[derive(Default)]
 pub struct Registry {
     page_servers: Mutex<Vec<Arc<page_server::PageServer>>>,
-    fault_queues: Mutex<HashMap<PagerRef, Sender<u64>>>,
+    fault_queues: Mutex<HashMap<PagerRef, FaultQueue>>,
     /// This daemon receives the module's page requests (see fault_channel::start_listener).
     pager_listening: std::sync::atomic::AtomicBool,
 }
@@ -86,8 +102,8 @@ impl Registry {
         lock(&self.page_servers).iter().find(|s| s.token == token).cloned()
     }
 
-    pub(crate) fn add_fault_queue(&self, pager: PagerRef, q: Sender<u64>) {
-        lock(&self.fault_queues).insert(pager, q);
+    pub(crate) fn add_fault_queue(&self, pager: PagerRef, work: Sender<FaultWork>, push: bool) {
+        lock(&self.fault_queues).insert(pager, FaultQueue { work, push });
     }
 
     pub(crate) fn remove_fault_queue(&self, pager: PagerRef) {
@@ -97,13 +113,32 @@ impl Registry {
     /// Hand a page request of the module to the fault channel of `pager`, if it has one.
     pub(crate) fn page_request(&self, pager: PagerRef, addr: u64) {
         if let Some(q) = lock(&self.fault_queues).get(&pager) {
-            let _ = q.send(addr);
+            let _ = q.work.send(FaultWork::Page(addr));
         }
     }
 
     /// The pager of the task `pid` that came here lazily, while its fault channel is open.
     pub fn pager_of(&self, pid: u32) -> Option<PagerRef> {
         lock(&self.fault_queues).keys().find(|p| p.pid == pid).copied()
+    }
+
+    /// Every pager with an open fault channel on this node.
+    pub fn pagers(&self) -> Vec<PagerRef> {
+        lock(&self.fault_queues).keys().copied().collect()
+    }
+
+    /// Ask the fault channel of `pager` for every page its source still holds. None: it has
+    /// no fault channel (any more); Some(None): its source pushes them anyway (wait for the
+    /// pager to end); else the answer comes on the receiver.
+    pub(crate) fn pull_rest(&self, pager: PagerRef) -> Option<Option<std::sync::mpsc::Receiver<Result<u64, String>>>> {
+        let queues = lock(&self.fault_queues);
+        let q = queues.get(&pager)?;
+        if q.push {
+            return Some(None);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        q.work.send(FaultWork::Rest(tx)).ok()?;
+        Some(Some(rx))
     }
 }
 

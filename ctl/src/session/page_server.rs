@@ -25,6 +25,8 @@ pub struct PageServer {
     pub token: u64,
     mem: File,
     lazy: Vec<Vma>,
+    /// The pages of `lazy` the original holds (what the push sends, and a `Rest`).
+    runs: Vec<Run>,
     prefetch: bool,
     record: u64,
     sent: Mutex<HashSet<u64>>,
@@ -49,12 +51,13 @@ impl Service for PageServer {
 
 impl PageServer {
     /// Serve the pages of `lazy` from `mem` to the fault channel the target opens with `token`.
-    pub fn start(node: &Arc<Node>, token: u64, mem: &File, lazy: Vec<Vma>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
+    pub fn start(node: &Arc<Node>, token: u64, mem: &File, lazy: Vec<Vma>, runs: Vec<Run>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
         let s = Arc::new(PageServer {
             node: node.clone(),
             token,
             mem: mem.try_clone()?,
             lazy,
+            runs,
             prefetch,
             record,
             sent: Mutex::new(HashSet::new()),
@@ -130,14 +133,31 @@ impl PageServer {
         }
     }
 
-    /// Stream every page of `runs` not sent yet, then PushDone; returns once the target says
-    /// it has them all (Released).
-    /// Push every page of `runs` the target lacks; `progress(done, total)` after each batch.
-    pub fn push(&self, ch: &mut Channel, runs: &[Run], progress: &mut dyn FnMut(u64, u64)) -> Result<(), PushFailed> {
-        self.push_all(ch, runs, progress).map_err(PushFailed)
+    /// Stream every page the original holds and the target lacks, then PushDone; returns once
+    /// the target says it has them all (Released). `progress(done, total)` after each batch.
+    pub fn push(&self, ch: &mut Channel, progress: &mut dyn FnMut(u64, u64)) -> Result<(), PushFailed> {
+        self.push_all(ch, progress).map_err(PushFailed)
     }
 
-    fn push_all(&self, ch: &mut Channel, runs: &[Run], progress: &mut dyn FnMut(u64, u64)) -> Result<(), ServiceError> {
+    /// Answer a `Rest` on the fault channel: every page not sent yet, then AllSent. (Only
+    /// without a push: a pushed page may still be on its way on the other connection.)
+    fn send_rest(&self, ch: &mut Channel) -> Result<u64, ServiceError> {
+        let mut bytes = 0;
+        pages::read_batches(&self.mem, &self.runs, |batch, _| {
+            let batch = self.unsent(batch);
+            if batch.runs.is_empty() {
+                return Ok(());
+            }
+            bytes += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+            ch.send(&Response::FaultPages(batch))?;
+            Ok::<(), ServiceError>(())
+        })?;
+        ch.send(&Response::AllSent)?;
+        Ok(bytes)
+    }
+
+    fn push_all(&self, ch: &mut Channel, progress: &mut dyn FnMut(u64, u64)) -> Result<(), ServiceError> {
+        let runs = &self.runs;
         let total = pages::total_bytes(runs);
         pages::read_batches(&self.mem, runs, |batch, done| {
             progress(done, total);
@@ -179,6 +199,20 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
     let how = loop {
         let addr = match ch.recv::<Request>() {
             Ok(Request::Fault { addr }) => addr,
+            Ok(Request::Rest) => match srv.send_rest(ch) {
+                Ok(n) => {
+                    log::info!("peer {peer}: sent the rest of a lazy task's memory ({} KiB) as it moves on", n >> 10);
+                    srv.node.update(srv.record, |r| {
+                        r.stats.pages_pushed += n / PAGE;
+                        r.stats.wire_bytes += n;
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    log::warn!("peer {peer}: the rest of a lazy task's memory: {e}");
+                    break Err(format!("rest: {e}"));
+                }
+            },
             Ok(other) => {
                 log::warn!("peer {peer}: unexpected {other:?} on a fault channel");
                 break Err(format!("unexpected {other:?} on the fault channel"));
