@@ -96,11 +96,10 @@ pub enum Cmd {
         /// uninterruptible sleep), the migration is refused and it is left as it was.
         #[arg(long, default_value_t = 30)]
         freeze_timeout: u32,
-        /// eager: all memory before it runs there (stop-and-copy); lazy: it runs there at
-        /// once and its memory follows on demand, with prefetch and a background push.
-        /// Eager is the default while lazy memory still differs from anonymous memory
-        /// after a fork (see README, "Lazy memory").
-        #[arg(long, value_enum, default_value_t = MigrateMode::Eager)]
+        /// lazy: it runs there at once and its memory follows on demand, with prefetch and
+        /// a background push (the source lets go once every page is there); eager: all
+        /// memory before it runs there (stop-and-copy: the source is free at once).
+        #[arg(long, value_enum, default_value_t = MigrateMode::Lazy)]
         mode: MigrateMode,
         /// Lazy mode: no background push (pages move only on demand; the home node serves
         /// them until the process ends).
@@ -144,7 +143,8 @@ pub enum Cmd {
     /// node with the most free memory if its home cannot be reached; one line for each. Run
     /// by a node that is shutting down. Exit 13 if any guest stays.
     Evacuate {
-        /// How memory travels (see `migrate`).
+        /// How memory travels (see `migrate`). Eager by default: the node is going away,
+        /// and a lazy move would need it until every page is pushed.
         #[arg(long, value_enum, default_value_t = MigrateMode::Eager)]
         mode: MigrateMode,
         /// Seconds each process may take to stop.
