@@ -63,14 +63,16 @@ pub fn tty_state(pid: u32, fd: i32) -> Option<TtyState> {
 }
 
 fn termios_of(f: &impl AsRawFd) -> Option<libc::termios> {
-    // SAFETY: tcgetattr writes one termios into the zeroed value.
+    // SAFETY: termios is a struct of integers and arrays of them: all zeros is a value.
     let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr writes one termios through a pointer to ours, and nothing else.
     (unsafe { libc::tcgetattr(f.as_raw_fd(), &mut t) } == 0).then_some(t)
 }
 
 fn winsize_of(f: &impl AsRawFd) -> Option<(u16, u16)> {
-    // SAFETY: TIOCGWINSZ writes one winsize into the zeroed value.
+    // SAFETY: winsize is four integers: all zeros is a value.
     let mut w: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize through a pointer to ours, and nothing else.
     (unsafe { libc::ioctl(f.as_raw_fd(), libc::TIOCGWINSZ, &mut w) } == 0).then_some((w.ws_row, w.ws_col))
 }
 
