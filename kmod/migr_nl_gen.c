@@ -21,7 +21,7 @@ const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1] = {
 	[MIGR_A_VMA_END] = { .type = NLA_U64, },
 	[MIGR_A_VMA_FLAGS] = { .type = NLA_U64, },
 	[MIGR_A_VMA_PGOFF] = { .type = NLA_U64, },
-	[MIGR_A_VMA_PATH] = { .type = NLA_NUL_STRING, },
+	[MIGR_A_VMA_PATH] = { .type = NLA_NUL_STRING, .len = 4095, },
 	[MIGR_A_VMA_KIND] = NLA_POLICY_MAX(NLA_U32, 5),
 };
 

@@ -360,15 +360,23 @@ class Lab:
     def alive(self):
         return all(n.proc and n.proc.poll() is None and n.sock for n in self.nodes)
 
-    def splats(self, before=None, since=None):
+    def splats(self, before=None, since=None, allow_oom=False):
         """Splat lines on the consoles since the mark (since byte `since` if given; only those
         before the first line containing `before`, if given; a node that never printed it
-        counts whole)."""
+        counts whole). With allow_oom, the OOM killer's reports (from "invoked oom-killer" to
+        "Out of memory: Killed process", a stack dump among them) are not splats: a scenario
+        that runs a node out of memory expects them."""
         found = []
         for node in self.nodes:
+            in_oom = False
             for line in node.console_text(since).splitlines():
                 if before and before in line:
                     break
+                if allow_oom and 'invoked oom-killer:' in line:
+                    in_oom = True
+                if in_oom:
+                    in_oom = not re.search(r'Out of memory( \(oom_kill_allocating_task\))?: Killed process', line)
+                    continue
                 if SPLAT.search(line):
                     found.append(f'{node.name}: {line.strip()}')
         return found

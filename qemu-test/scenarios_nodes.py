@@ -244,6 +244,30 @@ def lazy_fault_in_flight(lab, t):
     ends_within(n1, pid, 90, 'its copy\'s fate was settled')
 
 
-SCRIPTED = {'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off,
+def target_out_of_memory(lab, t):
+    """See bigheap.desc."""
+    n1, n2 = lab.node(1), lab.node(2)
+    mib = int(t.args.split()[0])
+    want = final_line(baseline(n1, t.cmd, go_file=True), 'checksum')
+    # node2's memory taken but for half of what the program needs, by a program the OOM
+    # killer spares (there is no swap: what it holds stays).
+    avail = int(n2.ok("awk '/^MemAvailable/ {print $2}' /proc/meminfo").strip()) // 1024
+    hog = start(n2, f'lazytouch {max(avail - mib // 2, 16)} 0', out='/tmp/hog')
+    n2.ok(f'echo -1000 > /proc/{hog}/oom_score_adj')
+    wait_for(n2, r'^ready$', path='/tmp/hog', timeout=300)
+    pid = start(n1, t.cmd)
+    wait_for(n1, r'^ready$', timeout=120)
+    rc, said = n1.sh(f'migctl migrate {pid} --to node2 --mode eager', timeout=300)
+    expect(rc != 0 and 'carries on at home' in said, f'moved into a node without the memory: rc {rc}: {said!r}')
+    expect(wait_console(n2, r'Out of memory: Killed process \d+'), 'node2\'s OOM killer did not act')
+    expect(alive(n2, hog), 'the OOM killer took the program it should spare')
+    n2.ok(f'kill {hog}')
+    expect(not alive(n2, pid) or alive(n1, pid), 'pid left behind on node2')
+    go(n1, pid)
+    out = wait_for(n1, r'^checksum |^FAIL', timeout=180)
+    expect(final_line(out, 'checksum') == want, f'{out[-200:]!r}: want {want}')
+
+
+SCRIPTED = {'target_out_of_memory': target_out_of_memory, 'home_follows': home_follows, 'lazy_node_powered_off': lazy_node_powered_off,
             'lazy_fault_in_flight': lazy_fault_in_flight, 'chain_node_cut_off': chain_node_cut_off, 'evacuate': evacuate,
             'link_cut_mid_transfer': link_cut_mid_transfer, 'lazy_link_cut': lazy_link_cut}

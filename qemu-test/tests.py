@@ -34,7 +34,8 @@ the pid), checks that each source let the original go and printed no FAIL, waits
 "setup" is a shell command run on every node first. "fault": what a scripted fault scenario
 of scenarios_nodes.py does: a cable out "brief"ly or "for-good", "source-power" or
 "target-power" off, the process "killed-waiting" for a page, the "target-daemon-killed",
-"rmmod" on both nodes. "seeds": the seeds a seeded program
+"rmmod" on both nodes. "oom": "expected" when the scenario runs a node out of memory (the OOM killer's report is then
+not a splat). "seeds": the seeds a seeded program
 (progs/torture.c) runs with, see scenarios_torture.py.
 
 Fault points come from qemu-test/faults.json (see there), the single list of them.
@@ -49,7 +50,7 @@ PROGS = os.path.join(HERE, 'progs')
 
 KNOWN = {'name', 'doc', 'kind', 'modes', 'nodes', 'args', 'args_debug', 'lab', 'go', 'ready', 'hops', 'pause_s',
          'migrate_args', 'on_target', 'finished', 'timeout', 'expect', 'baseline', 'counts', 'setup', 'seeds',
-         'fault'}
+         'fault', 'oom'}
 
 
 class Test:

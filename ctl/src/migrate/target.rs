@@ -42,6 +42,26 @@ const STUB_ENV: &str = "GLIBC_TUNABLES=glibc.pthread.rseq=0";
 /// Descriptors prepared for the stub are parked from here up, out of the way of dup2.
 const PARK_FD: RawFd = 512;
 
+/// Restores being built (from Restore to Running) at once, from all peers.
+const MAX_BUILDING: usize = 8;
+static BUILDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the MAX_BUILDING slots, given back on drop.
+struct BuildSlot;
+
+impl BuildSlot {
+    fn take() -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        BUILDING.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < MAX_BUILDING).then_some(n + 1)).ok().map(|_| BuildSlot)
+    }
+}
+
+impl Drop for BuildSlot {
+    fn drop(&mut self) {
+        BUILDING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Serve one Restore that came on `ch`; the task runs here afterwards or nothing remains.
 /// The migration's session takes the connection and closes it when done (after a failure
 /// the source may still be streaming pages; after success it has nothing more to say, or
@@ -71,11 +91,18 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         let why = format!("{}: this daemon does not receive the module's page requests (another daemon holds them)", crate::node::hostname());
         return fail(&mut ch, refuse(why));
     }
+    // What a peer can make this node's module hold at once: an image is at most MAX_VMAS
+    // mappings with a path of at most PATH_MAX each (the module's policy), so about 4 MiB,
+    // and at most MAX_BUILDING of them are being built at a time.
+    let Some(slot) = BuildSlot::take() else {
+        return fail(&mut ch, refuse(format!("{}: {MAX_BUILDING} restores in progress already; try again", crate::node::hostname())));
+    };
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let (child, relay_plan, homecoming) = match run(&mut session, offer) {
         Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
+    drop(slot);
     node.set_state(record, State::Running);
     log::info!("pid {pid} from {peer}: running");
     if super::home::is_this_node(&node.table.get(record).map(|r| r.home).unwrap_or_default()) {
@@ -164,6 +191,18 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         if let Err(e) = fault_channel::receive_push(&mut session, Instant::now()) {
             log::warn!("pid {child}: {e}");
         }
+    }
+}
+
+/// Why writing into the stub failed: it was killed meanwhile (this node's OOM killer, most
+/// likely, as its pages arrive), or the error itself.
+fn stub_fate(stub: u32, e: impl std::fmt::Display) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{stub}/status")).unwrap_or_default();
+    let state = status.lines().find_map(|l| l.strip_prefix("State:")).map(str::trim).unwrap_or("gone");
+    if state.starts_with('Z') || state.starts_with('X') || state == "gone" {
+        format!("the copy being built was killed ({e}); out of memory here? (see the kernel log)")
+    } else {
+        e.to_string()
     }
 }
 
@@ -346,7 +385,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
     loop {
         match ch.recv::<Request>() {
             Ok(Request::Pages(batch)) => {
-                let n = pages::write_batch(&mem, &batch).map_err(error)?;
+                let n = pages::write_batch(&mem, &batch).map_err(|e| error(stub_fate(child, e)))?;
                 bytes += n;
                 node.update(record, |r| r.stats.pages_eager += n / 4096);
                 node.faults.check(FaultPoint::TargetMidPages).map_err(error)?;
