@@ -260,6 +260,7 @@ def target_out_of_memory(lab, t):
     rc, said = n1.sh(f'migctl migrate {pid} --to node2 --mode eager', timeout=300)
     expect(rc != 0 and 'carries on at home' in said, f'moved into a node without the memory: rc {rc}: {said!r}')
     expect(wait_console(n2, r'Out of memory: Killed process \d+'), 'node2\'s OOM killer did not act')
+    expect(wait_console(n2, r'the copy being built was killed'), 'node2 did not log why the restore failed')
     expect(alive(n2, hog), 'the OOM killer took the program it should spare')
     n2.ok(f'kill {hog}')
     expect(not alive(n2, pid) or alive(n1, pid), 'pid left behind on node2')

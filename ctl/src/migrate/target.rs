@@ -197,12 +197,18 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
 /// Why writing into the stub failed: it was killed meanwhile (this node's OOM killer, most
 /// likely, as its pages arrive), or the error itself.
 fn stub_fate(stub: u32, e: impl std::fmt::Display) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{stub}/status")).unwrap_or_default();
-    let state = status.lines().find_map(|l| l.strip_prefix("State:")).map(str::trim).unwrap_or("gone");
-    if state.starts_with('Z') || state.starts_with('X') || state == "gone" {
-        format!("the copy being built was killed ({e}); out of memory here? (see the kernel log)")
-    } else {
-        e.to_string()
+    // A task the OOM killer chose is still exiting when the write fails: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{stub}/status")).unwrap_or_default();
+        let state = status.lines().find_map(|l| l.strip_prefix("State:")).map(str::trim).unwrap_or("gone");
+        if state.starts_with('Z') || state.starts_with('X') || state == "gone" {
+            return format!("the copy being built was killed ({e}); out of memory here? (see the kernel log)");
+        }
+        if Instant::now() > deadline {
+            return e.to_string();
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
