@@ -120,6 +120,11 @@ def lazy_source_dies(lab, t):
     expect(wait_console(n1, rf'pid {pid}: controller gone after hand-over; the original ends'),
            'node1 did not end the original')
     expect(not alive(n1, pid), 'the original came back on node1')
+    # A daemon started again on node1 serves afresh: it takes migrations (node2 reaches it),
+    # and nothing of the broken one is in flight there.
+    restart_daemon(n1)
+    expect(n2.sh('migctl ping node1 --timeout 5', timeout=30)[0] == 0, 'node1\'s new daemon does not answer node2')
+    expect(not re.search(r'serving|frozen|transferring', n1.ok('migctl ps')), n1.ok('migctl ps'))
 
 
 def lazy_no_push_outlives_timeouts(lab, t):
