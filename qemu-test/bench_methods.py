@@ -29,7 +29,7 @@ def migr(mode_args):
     def start(lab, pid):
         n1 = lab.node(1)
         watch_release(n1, pid)
-        rc, out = n1.sh(f'migctl migrate {pid} --to node2 {mode_args}', timeout=1200)
+        rc, out = n1.sh(f'migctl migrate {pid} --to node2 {mode_args} --no-deputy', timeout=1200)
         if rc != 0:
             raise RuntimeError(f'migctl migrate: exit {rc}: {out.strip()[-400:]}')
 

@@ -37,7 +37,7 @@ def lazy_wire_bytes_follow_touched_pages(lab, t):
     want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum')
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    out = n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    out = n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push --no-deputy', timeout=120)
     expect('migrated to node2' in out, out)
     go(n2, pid)
     out = wait_for(n2, r'^checksum |^FAIL', timeout=120)
@@ -58,7 +58,7 @@ def lazy_push_releases_source(lab, t):
     want = final_line(baseline(n2, t.cmd, go_file=True), 'checksum')
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-deputy', timeout=120)
     # Go only once the source has let go: every page then came by the push (or a fault
     # of the restore), none because the program asked.
     wait_released(n1, pid)
@@ -80,7 +80,7 @@ def lazy_prefetch_cuts_faults(lab, t):
     for args in ['', '--no-prefetch']:
         pid = start(n1, t.cmd, out='/tmp/scan.out')
         wait_for(n1, r'^ready$', path='/tmp/scan.out', timeout=120)
-        n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push {args}', timeout=120)
+        n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push --no-deputy {args}', timeout=120)
         go(n2, pid)
         wait_for(n2, r'^checksum ', path='/tmp/scan.out', timeout=400)
         wait_released(n1, pid)
@@ -95,7 +95,7 @@ def moved_lazily_and_reading(n1, n2, cmd):
     lazily without push, give it go; return its pid: it is reading from n1 now."""
     pid = start(n1, cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to {n2.name} --mode lazy --no-push', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to {n2.name} --mode lazy --no-push --no-deputy', timeout=120)
     go(n2, pid)
     return pid
 
@@ -137,7 +137,7 @@ def lazy_no_push_outlives_timeouts(lab, t):
         restart_daemon(node, '--peer-timeout 4 --hold-timeout 3')
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push --no-deputy', timeout=120)
     # The copy on node2 polls for its go file and touches nothing else: its fault channel
     # stays silent for three times the peer timeout, and the original stays handed over
     # four times longer than the hold timeout.
@@ -174,7 +174,7 @@ def lazy_fork_child_moves_on(lab, t):
     n2.ok(f'rm -f {base}')
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push', timeout=120)
+    n1.ok(f'migctl migrate {pid} --to node2 --mode lazy --no-push --no-deputy', timeout=120)
     go(n2, pid)
     child = fork_and_child(n2, pid, '/tmp/out')
     # Every page is still on node1; the child's address space misses them all.

@@ -240,7 +240,7 @@ def long_sleep_migrates(lab, t):
 
 def refuse(node, pid, dst, why, rc=11, via=''):
     """A refused migration: one line naming the reason, the given exit code."""
-    out_rc, out = node.sh(f'{via}migctl migrate {pid} --to {dst}', timeout=60)
+    out_rc, out = node.sh(f'{via}migctl migrate {pid} --to {dst} --no-deputy', timeout=60)
     expect(out_rc == rc, f'migrate {pid}: rc {out_rc} (want {rc}): {out!r}')
     expect(re.search(why, out), f'migrate {pid}: {out!r} does not say {why!r}')
     expect(len(out.strip().splitlines()) == 1, f'more than one line: {out!r}')
@@ -323,7 +323,7 @@ def big_transfer_started(n1, t):
     want = final_line(baseline(n1, t.cmd, go_file=True), 'checksum')
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    n1.ok(f'(migctl migrate {pid} --to node2 --mode eager > /tmp/m.out 2>&1; echo rc=$? >> /tmp/m.out) 3>&- &')
+    n1.ok(f'(migctl migrate {pid} --to node2 --mode eager --no-deputy > /tmp/m.out 2>&1; echo rc=$? >> /tmp/m.out) 3>&- &')
     deadline = time.time() + 60
     while 'transferring' not in n1.ok('migctl ps') and time.time() < deadline:
         time.sleep(0.2)
@@ -354,7 +354,7 @@ def freeze_times_out(lab, t):
     pid = start(n1, f'counter {t.args}', out='/tmp/c.out')
     wait_for(n1, r'^3$', path='/tmp/c.out')
     n1.ok(f'kill -STOP {pid}')
-    rc, out = n1.sh(f'migctl migrate {pid} --to node2 --freeze-timeout 1', timeout=60)
+    rc, out = n1.sh(f'migctl migrate {pid} --to node2 --freeze-timeout 1 --no-deputy', timeout=60)
     expect(rc == 11 and 'did not stop in time' in out, f'rc {rc}: {out!r}')
     n1.ok(f'kill -CONT {pid}')
     untouched(n1, pid, '/tmp/c.out')
@@ -422,7 +422,7 @@ def faults_at_every_step(lab, t):
         moved = start(n1, prog, out='/tmp/p.out') if prog else pid
         if prog:
             wait_for(n1, r'^ready$', path='/tmp/p.out', timeout=120)
-        rc, out = n1.sh(f'migctl migrate {moved} --to node2 --mode {mode}', timeout=120)
+        rc, out = n1.sh(f'migctl migrate {moved} --to node2 --mode {mode} --no-deputy', timeout=120)
         expect(rc == 12 and 'carries on at home' in out and len(out.strip().splitlines()) == 1,
                f'{point}: rc {rc}: {out!r}')
         expect(wait_console(node, spec['logged']), f'{point}: not logged')
@@ -450,7 +450,7 @@ def process_gone_before_freeze(lab, t):
         for mode in ['eager', 'lazy']:
             pid = start(n1, f'counter {t.args}', out='/tmp/c.out')
             wait_for(n1, r'^3$', path='/tmp/c.out')
-            rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode {mode}', timeout=120)
+            rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode {mode} --no-deputy', timeout=120)
             expect(rc == 11 and re.search(rf'pid {pid}: no such process', out)
                    and len(out.strip().splitlines()) == 1, f'{point} {mode}: rc {rc}: {out!r}')
             expect(wait_console(n1, spec['logged']), f'{point}: not logged')

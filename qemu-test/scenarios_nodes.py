@@ -257,7 +257,7 @@ def target_out_of_memory(lab, t):
     wait_for(n2, r'^ready$', path='/tmp/hog', timeout=300)
     pid = start(n1, t.cmd)
     wait_for(n1, r'^ready$', timeout=120)
-    rc, said = n1.sh(f'migctl migrate {pid} --to node2 --mode eager', timeout=300)
+    rc, said = n1.sh(f'migctl migrate {pid} --to node2 --mode eager --no-deputy', timeout=300)
     expect(rc != 0 and 'carries on at home' in said, f'moved into a node without the memory: rc {rc}: {said!r}')
     expect(wait_console(n2, r'Out of memory: Killed process \d+'), 'node2\'s OOM killer did not act')
     expect(wait_console(n2, r'the copy being built was killed'), 'node2 did not log why the restore failed')

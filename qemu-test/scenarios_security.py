@@ -37,7 +37,7 @@ def forged_proof_refused(lab, t):
     script = (f'echo {victim - 1} > /proc/sys/kernel/ns_last_pid || echo cannot-set-last-pid; '
               f'counter {t.args} > /dev/null & c=$!; '
               f'sleep 0.3; [ "$c" = {victim} ] && [ -r /proc/{victim}/mem ] && echo inner-pid-ok; '
-              f'migctl migrate {victim} --to node2; echo rc=$?; kill $c')
+              f'migctl migrate {victim} --to node2 --no-deputy; echo rc=$?; kill $c')
     out = n1.ok(f"runas 1000 1000 unshare -r -p -f --mount-proc sh -c '{script}'", timeout=60)
     expect('inner-pid-ok' in out, f'the namespace did not give pid {victim} to the forger: {out!r}')
     expect('rc=11' in out and re.search(rf'migration refused: pid {victim}: the caller.s /proc/PID/mem is not '
@@ -48,7 +48,7 @@ def forged_proof_refused(lab, t):
     untouched(n1, victim, '/tmp/c.out')
     # Root may still move it; and each user sees only their own migrations in `migctl ps`
     # (the refused one is uid 1000's, this one root's).
-    n1.ok(f'migctl migrate {victim} --to node2', timeout=120)
+    n1.ok(f'migctl migrate {victim} --to node2 --no-deputy', timeout=120)
     mine, everyone = n1.ok('runas 1000 1000 migctl ps'), n1.ok('migctl ps')
     expect(re.search(rf'{victim}\s+out\s+node2.*refused', mine) and 'migrated to' not in mine,
            f'uid 1000 sees: {mine!r}')

@@ -71,7 +71,9 @@ class Test:
         self.cmd = f'{prog} {self.args}'.strip()
         self.nodes = entry.get('nodes', 2)
         self.reboot_after = entry.get('lab') == 'reboot-after'
-        self.mode_args = f'--mode {mode}'
+        # Without a deputy unless the scenario asks for one (--deputy after these wins): the
+        # deputy's own scenarios (scenarios_deputy.py) test the default.
+        self.mode_args = f'--mode {mode} --no-deputy'
 
     def get(self, key, default=None):
         return self.entry.get(key, default)

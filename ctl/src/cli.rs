@@ -108,11 +108,19 @@ pub enum Cmd {
         /// Lazy mode: one page per fault, no prefetch window.
         #[arg(long)]
         no_prefetch: bool,
-        /// Leaving its home node: the original stays there as the process's deputy. It
-        /// keeps the pid, so the parent and the shell still see it; signals sent to it go
-        /// to the process; it ends as the process ends, with the same status.
-        #[arg(long)]
+        /// Leaving its home node, the original stays there as the process's deputy (the
+        /// default): it keeps the pid, so the parent and the shell still see it; signals
+        /// sent to it go to the process; its terminal, pipes and home-only files are served
+        /// through it; it ends as the process ends, with the same status. A process holding
+        /// something the deputy cannot serve is refused, named.
+        #[arg(long, overrides_with = "no_deputy")]
         deputy: bool,
+        /// Leaving its home node, the original ends at the move: the process's descriptors
+        /// are reopened on the target by path (its terminal reads as /dev/null, its output
+        /// goes to files there), its parent sees it killed. No effect on a guest (a process
+        /// away from home keeps what it left with).
+        #[arg(long, overrides_with = "deputy")]
+        no_deputy: bool,
         /// Print the outcome as one JSON object (pid, node, remote_pid, bytes, frozen_ms,
         /// total_ms) instead of a sentence.
         #[arg(long)]
@@ -203,7 +211,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch, deputy, json } => {
+        Cmd::Migrate { pid, to, freeze_timeout, mode, no_push, no_prefetch, deputy, no_deputy, json } => {
+            let deputy = match (deputy, no_deputy) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
             let mode = match mode {
                 MigrateMode::Eager => peer::proto::Mode::Eager,
                 MigrateMode::Lazy => peer::proto::Mode::Lazy { push: !no_push, prefetch: !no_prefetch },

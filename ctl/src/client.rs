@@ -72,7 +72,7 @@ fn follow_push(s: &mut std::os::unix::net::UnixStream, pid: u32, to: &str) {
 
 /// `migctl migrate`: progress on stderr when it is a terminal; the outcome as a sentence, or
 /// with `json` as one JSON object (the final figures).
-pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool, json: bool) -> Result<()> {
+pub fn migrate(pid: u32, to: &str, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: Option<bool>, json: bool) -> Result<()> {
     // The proof that we may ptrace it: the kernel checks ptrace access when we open this.
     let refused = |reason: Refused| CtlError::Refused { pid, reason };
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|e| match e.kind() {

@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn a_migration_without_proof_is_refused_typed() {
         let node = Node::new(crate::peer::key::Identity::new([0; 32], std::path::Path::new("/nonexistent")), None, Config::new("127.0.0.1:0", std::path::Path::new("/nonexistent")));
-        let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager, deputy: false };
+        let req = LocalRequest::Migrate { pid: 1, to: "node2".into(), timeout_ms: 1000, mode: crate::peer::proto::Mode::Eager, deputy: None };
         let ev = ask(&node, req);
         assert_eq!(ev, LocalEvent::Failed(Failure::Refused(Refused::NoProof)));
         let LocalEvent::Failed(f) = ev else { unreachable!() };

@@ -17,7 +17,7 @@ pub const SOCKET_PATH: &str = "/run/migr/migctl.sock";
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub enum LocalRequest {
-    Migrate { pid: u32, to: String, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: bool },
+    Migrate { pid: u32, to: String, timeout_ms: u32, mode: crate::peer::proto::Mode, deputy: Option<bool> },
     Ps,
     /// Drop the records of migrations that have ended (root only), then list the rest.
     Forget,

@@ -148,7 +148,7 @@ pub fn evacuate(key: &Path, peers: &Path, mode: Mode, timeout_ms: u32) -> Result
     let mut failed = 0;
     for g in &guests {
         println!("evacuate: pid {} ({}), home {}", g.pid, g.comm, g.home);
-        let err = match crate::client::migrate(g.pid, home::HOME, timeout_ms, mode, false, false) {
+        let err = match crate::client::migrate(g.pid, home::HOME, timeout_ms, mode, None, false) {
             Ok(()) => continue,
             Err(e) => e,
         };
@@ -162,7 +162,7 @@ pub fn evacuate(key: &Path, peers: &Path, mode: Mode, timeout_ms: u32) -> Result
         let mut placed = false;
         for other in fallbacks(views, &g.home) {
             println!("evacuate: pid {}: to {other} instead", g.pid);
-            match crate::client::migrate(g.pid, &other, timeout_ms, mode, false, false) {
+            match crate::client::migrate(g.pid, &other, timeout_ms, mode, None, false) {
                 Ok(()) => {
                     placed = true;
                     break;

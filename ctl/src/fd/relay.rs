@@ -171,13 +171,13 @@ pub fn servable(specs: &[FdSpec]) -> Result<(), String> {
         match s {
             FdSpec::Detached { fd, what, tty } => {
                 if !(what == "/dev/null" || tty.is_some() || what.starts_with("pipe:")) {
-                    return Err(format!("descriptor {fd} ({what}) cannot be served through the deputy yet"));
+                    return Err(format!("descriptor {fd} ({what}) cannot be served through the deputy yet (--no-deputy moves it without one: that descriptor reads /dev/null or writes to a log on the target)"));
                 }
             }
             FdSpec::File { fd, path, flags, .. } => {
                 if takes(s) && flags & libc::O_APPEND == 0 {
                     return Err(format!(
-                        "descriptor {fd} ({path}) is open for writing at an offset: it cannot be served through the deputy yet"
+                        "descriptor {fd} ({path}) is open for writing at an offset: it cannot be served through the deputy yet (--no-deputy moves it without one: the file is reopened by path on the target)"
                     ));
                 }
             }

@@ -36,8 +36,9 @@ pub struct Migration {
     pub to: String,
     pub mode: Mode,
     pub timeout_ms: u32,
-    /// Leaving its home: keep the original there as its deputy (`migrate::deputy`).
-    pub deputy: bool,
+    /// Leaving its home: keep the original there as its deputy (`migrate::deputy`); None:
+    /// the default (a deputy when it leaves home; a guest carries on what it has).
+    pub deputy: Option<bool>,
     /// Its record in the node's table.
     pub record: u64,
 }
@@ -140,10 +141,11 @@ pub fn migrate(
 ) -> Result<Outcome, Failure> {
     let Migration { pid, ref to, mode, timeout_ms, deputy, record } = req;
     let home = super::home::home_of(node, pid);
-    // A deputy is left where the process starts out; a guest that has one carries that on.
-    let leaves_deputy = deputy && super::home::is_this_node(&home);
+    // A deputy is left where the process starts out (unless asked not to); a guest that has
+    // one carries that on.
+    let leaves_deputy = deputy.unwrap_or(true) && super::home::is_this_node(&home);
     let has_deputy = leaves_deputy || node.table.copy_has_deputy(pid);
-    if deputy && !has_deputy {
+    if deputy == Some(true) && !has_deputy {
         return Err(Failure::refused(format!("pid {pid} is a guest here without a deputy on its home {home} (a deputy is left when a process leaves its home)")));
     }
     if let Some(at) = node.table.deputy_holder(pid) {
@@ -191,7 +193,7 @@ pub fn migrate(
     // its memory here.
     let mut module = module_for(mode).map_err(Failure::Refused)?;
     if leaves_deputy && !module.info().map_err(Failure::refused)?.has(crate::uapi::Feature::Deputy) {
-        return Err(Failure::refused("the migr module on this node lacks the deputy feature"));
+        return Err(Failure::refused("the migr module on this node lacks the deputy feature (--no-deputy moves it without one)"));
     }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
