@@ -106,7 +106,7 @@ pub fn read_batches<E: From<PageError>>(
                 let addr = start + i as u64 * PAGE;
                 match batch.runs.last_mut() {
                     Some((s, d)) if *s + d.len() as u64 == addr => d.extend_from_slice(page),
-                    _ => batch.runs.push((addr, page.to_vec())),
+                    _ => batch.runs.push((addr, page.to_vec().into())),
                 }
                 batch_bytes += PAGE as usize;
             }

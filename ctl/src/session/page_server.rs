@@ -80,7 +80,7 @@ impl PageServer {
                 }
                 match out.runs.last_mut() {
                     Some((s, d)) if *s + d.len() as u64 == a => d.extend_from_slice(page),
-                    _ => out.runs.push((a, page.to_vec())),
+                    _ => out.runs.push((a, page.to_vec().into())),
                 }
             }
         }
@@ -92,7 +92,7 @@ impl PageServer {
         let mut data = vec![0u8; PAGE as usize];
         self.mem.read_exact_at(&mut data, page)?;
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(page / PAGE);
-        Ok(PageBatch { runs: vec![(page, data)] })
+        Ok(PageBatch { runs: vec![(page, data.into())] })
     }
 
     /// Up to `window - 1` pages after the faulting `page`, in its mapping, not sent yet and
@@ -106,7 +106,7 @@ impl PageServer {
         }
         let mut data = vec![0u8; (n * PAGE) as usize];
         self.mem.read_exact_at(&mut data, page + PAGE)?;
-        for (a, d) in self.unsent(PageBatch { runs: vec![(page + PAGE, data)] }).runs {
+        for (a, d) in self.unsent(PageBatch { runs: vec![(page + PAGE, data.into())] }).runs {
             if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
                 continue;
             }
