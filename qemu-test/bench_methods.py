@@ -39,7 +39,7 @@ def migr(mode_args):
                 'fault_p50_us': dst.get('fault_us_p50'), 'fault_p99_us': dst.get('fault_us_p99'),
                 'remote_faults': dst.get('remote_faults'), 'pages_pushed': src.get('pages_pushed'),
                 'pages_faulted': src.get('pages_faulted'), 'pages_prefetched': src.get('pages_prefetched'),
-                'frozen_ms_migctl': src.get('frozen_ms')}
+                'frozen_ms_migctl': src.get('frozen_ms'), 'fault_us_hist': dst.get('fault_us_hist')}
     return start, stats
 
 

@@ -146,7 +146,38 @@ def plots(records, meta, outdir):
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, 'wire.png'), dpi=110)
     plt.close(fig)
+    fault_histogram(plt, records, meta, outdir)
     return None
+
+
+def fault_histogram(plt, records, meta, outdir):
+    """migr's remote fault latencies, every cell of each lazy method pooled (migctl stats'
+    histogram: 16 buckets per doubling), against the raw 4 KiB request/reply's median."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in meta['methods']:
+        pooled = {}
+        for c in cells_of(records):
+            if c['method'] == method:
+                for us, n in c.get('fault_us_hist') or []:
+                    pooled[us] = pooled.get(us, 0) + n
+        if pooled:
+            xs = sorted(pooled)
+            total = sum(pooled.values())
+            ax.step(xs, [pooled[x] / total * 100 for x in xs], where='mid', label=LABELS.get(method, method))
+    rr = [n['rr_p50_us'] for n in records if n['kind'] == 'network' and n.get('rr_p50_us')]
+    if rr:
+        floor = statistics.median(rr)
+        ax.axvline(floor, color='k', linestyle=':', label=f'raw 4 KiB request/reply p50 ({floor:.0f} us)')
+        ax.axvline(2 * floor, color='k', linestyle='--', label='target: 2 x that')
+    ax.set_xscale('log')
+    ax.set_xlabel('remote fault latency, us (request to pages in the pager)')
+    ax.set_ylabel('% of faults')
+    ax.set_title('Remote fault latency, all sizes and fractions')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(outdir, 'faults.png'), dpi=110)
+    plt.close(fig)
 
 
 def report(records, path):
@@ -222,7 +253,8 @@ def report(records, path):
                   f'({net["stream_ms"] / e * 100:.0f}% of the raw rate, counting only the memory).']
     if not plot_error:
         L += ['', '## Plots', '', '![downtime against size](bench/downtime.png)', '',
-              '![bytes on the wire against fraction touched](bench/wire.png)']
+              '![bytes on the wire against fraction touched](bench/wire.png)', '',
+              '![remote fault latency histogram](bench/faults.png)']
     notes = os.path.join(TOP, 'docs/bench-notes.md')
     if os.path.exists(notes):
         with open(notes) as f:
