@@ -7,7 +7,8 @@ Usage: qemu-test/bench.py [--quick] [--sizes 16,256] [--touched 10,50] [--method
 One two-node lab (datagram link, nodes sized for a 1 GiB process) runs every cell of the
 matrix: process size x fraction touched after the move x method, where the methods are
 migr stop-and-copy, migr lazy with push, migr lazy without push, CRIU dump with its page
-server followed by restore, and CRIU lazy-pages. Every cell runs `benchload` (qemu-test/progs),
+server followed by restore (in the clear, and with --tls: migr's channel is always
+encrypted), and CRIU lazy-pages (criu-lazy-tls by request). Every cell runs `benchload` (qemu-test/progs),
 which fills its memory, beats every millisecond, and on the target writes the gap in its
 heartbeat and checks every word it reads back. Before each size the raw network is measured
 the same way: the same bytes over one plain TCP connection, and 4 KiB request/reply round
@@ -18,8 +19,10 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -68,7 +71,35 @@ def boot_lab(paths, logdir, sizes):
     return lab
 
 
+TLS_FILES = {}
+
+
+def tls_files():
+    """A CA and one node certificate for CRIU's --tls (EC P-256, made once per run with
+    openssl): {path on the node: PEM}, at CRIU's default paths."""
+    if not TLS_FILES:
+        d = tempfile.mkdtemp(prefix='migr-bench-tls-')
+        ext = os.path.join(d, 'ext')
+        with open(ext, 'w') as f:
+            f.write('basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n')
+        ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+        run = lambda *a: subprocess.run(['openssl', *a], cwd=d, check=True, capture_output=True)
+        run('req', '-x509', *ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '7', '-subj', '/CN=migr bench CA')
+        run('req', *ec, '-keyout', 'key.pem', '-out', 'node.csr', '-subj', '/CN=migr bench node')
+        run('x509', '-req', '-in', 'node.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+            '-out', 'cert.pem', '-days', '7', '-extfile', ext)
+        for name, path in [('ca.pem', '/etc/pki/CA/cacert.pem'), ('cert.pem', '/etc/pki/criu/cert.pem'),
+                           ('key.pem', '/etc/pki/criu/private/key.pem')]:
+            with open(os.path.join(d, name)) as f:
+                TLS_FILES[path] = f.read()
+        shutil.rmtree(d)
+    return TLS_FILES
+
+
 def check_nodes(lab):
+    for path, pem in tls_files().items():
+        for node in lab.nodes:
+            node.ok(f"mkdir -p {os.path.dirname(path)} && cat > {path} <<'EOF'\n{pem}EOF\nchmod 600 {path}")
     for node in lab.nodes:
         clock = node.ok('cat /sys/devices/system/clocksource/clocksource0/current_clocksource').strip()
         if clock != 'tsc':
@@ -159,7 +190,7 @@ def main():
     ap.add_argument('--quick', action='store_true', help='16 and 256 MiB only')
     ap.add_argument('--sizes', help='comma-separated MiB (default 16,256,1024)')
     ap.add_argument('--touched', default='10,50,100', help='comma-separated percent')
-    ap.add_argument('--methods', default=','.join(bench_methods.METHODS))
+    ap.add_argument('--methods', default=','.join(bench_methods.DEFAULT))
     ap.add_argument('--results', default=os.path.join(TOP, 'build/bench/results.json'))
     ap.add_argument('--report', default=os.path.join(TOP, 'docs/BENCH.md'))
     args = ap.parse_args()
