@@ -9,7 +9,7 @@ help:
 	@echo "make lab         boot NODES=3 (1-10) nodes and keep them up; FILES='a b' in /root, CMD='...' on node1; qemu-test/attach N: a shell"
 	@echo "make torture     the differential torture test, seeds 1..SEEDS (20), MODE=eager|lazy, VARIANT=normal|debug"
 	@echo "make bench       migr vs CRIU vs the raw network in the lab (16 MiB-1 GiB; writes docs/BENCH.md, ~30 min)"
-	@echo "make bench-quick the same for 16 and 256 MiB (report in build/bench/BENCH.md)"
+	@echo "make bench-quick the same for 16 and 128 MiB, 10% and 100% touched, < 5 min (build/bench/BENCH.md)"
 	@echo "make setup       install/check the toolchain (Debian packages, bindgen-cli)"
 	@echo "make kernel      build the lab kernel (VARIANT=normal|debug), cached in ~/.cache/migr"
 	@echo "make kmod ctl    build migr.ko / migctl"

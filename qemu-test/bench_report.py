@@ -72,9 +72,10 @@ def targets(records, meta):
     if a and b and hi > lo:
         out.append((f'Lazy downtime flat in size ({hi} MiB within 2 x of {lo} MiB)',
                     verdict(b <= 2 * a, f'{fmt(b)} ms vs {fmt(a)} ms: {b / a:.2f} x', '<= 2 x')))
-    m, c = median_of(cells, 'migr-lazy', 256, 'downtime_ms'), median_of(cells, 'criu-dump', 256, 'downtime_ms')
+    mid = 256 if 256 in sizes else hi
+    m, c = median_of(cells, 'migr-lazy', mid, 'downtime_ms'), median_of(cells, 'criu-dump', mid, 'downtime_ms')
     if m and c:
-        out.append(('Lazy downtime at 256 MiB vs CRIU freeze-to-resume',
+        out.append((f'Lazy downtime at {mid} MiB vs CRIU freeze-to-resume',
                     verdict(c >= 10 * m, f'{fmt(m)} ms vs {fmt(c)} ms: {c / m:.1f} x lower', '>= 10 x lower')))
     worst = None
     for mib in sizes:
