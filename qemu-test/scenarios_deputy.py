@@ -156,6 +156,8 @@ def deputy_refuses_a_socket(lab, t):
     wait_for(n1, r'^usr1 1$', path='/tmp/sock.out')
     n1.ok(f'kill -USR2 {pid}')
     wait_for(n1, r'^sum ', path='/tmp/sock.out')
+    # The feeding side of the connection ends too (else the lab is not clean after it).
+    n1.ok('pkill -x sleep; true')
 
 
 def deputy_ends_by_signal(lab, t):
