@@ -72,9 +72,16 @@ struct FaultQueue {
 pub struct Registry {
     page_servers: Mutex<Vec<Arc<page_server::PageServer>>>,
     fault_queues: Mutex<HashMap<PagerRef, FaultQueue>>,
+    /// Page requests that came before their pager's fault channel was registered (the task
+    /// runs, and faults, from Go on; the channel is set up just after): handed to it when it
+    /// is, instead of waiting for the pager's re-send a second later. Bounded.
+    early: Mutex<Vec<(PagerRef, u64)>>,
     /// This daemon receives the module's page requests (see fault_channel::start_listener).
     pager_listening: std::sync::atomic::AtomicBool,
 }
+
+/// Early page requests kept at most (the oldest go first: a pager that never gets a channel).
+const EARLY_MAX: usize = 256;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -102,18 +109,37 @@ impl Registry {
         lock(&self.page_servers).iter().find(|s| s.token == token).cloned()
     }
 
+    // Lock order: fault_queues, then early.
     pub(crate) fn add_fault_queue(&self, pager: PagerRef, work: Sender<FaultWork>, push: bool) {
-        lock(&self.fault_queues).insert(pager, FaultQueue { work, push });
+        let mut queues = lock(&self.fault_queues);
+        lock(&self.early).retain(|&(p, addr)| {
+            if p == pager {
+                let _ = work.send(FaultWork::Page(addr));
+            }
+            p != pager
+        });
+        queues.insert(pager, FaultQueue { work, push });
     }
 
     pub(crate) fn remove_fault_queue(&self, pager: PagerRef) {
         lock(&self.fault_queues).remove(&pager);
     }
 
-    /// Hand a page request of the module to the fault channel of `pager`, if it has one.
+    /// Hand a page request of the module to the fault channel of `pager`; one that comes
+    /// before the channel is kept for it.
     pub(crate) fn page_request(&self, pager: PagerRef, addr: u64) {
-        if let Some(q) = lock(&self.fault_queues).get(&pager) {
-            let _ = q.work.send(FaultWork::Page(addr));
+        let queues = lock(&self.fault_queues);
+        match queues.get(&pager) {
+            Some(q) => {
+                let _ = q.work.send(FaultWork::Page(addr));
+            }
+            None => {
+                let mut early = lock(&self.early);
+                if early.len() >= EARLY_MAX {
+                    early.remove(0);
+                }
+                early.push((pager, addr));
+            }
         }
     }
 
@@ -235,5 +261,27 @@ impl Drop for Session {
                 Err(e) => log::warn!("pid {}: thaw: {e}", self.pid),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_request_before_its_channel_reaches_it() {
+        let r = Registry::default();
+        let (a, b) = (PagerRef { pid: 7, id: 1 }, PagerRef { pid: 8, id: 2 });
+        r.page_request(a, 0x1000);
+        r.page_request(b, 0x2000);
+        let (tx, rx) = std::sync::mpsc::channel();
+        r.add_fault_queue(a, tx, false);
+        r.page_request(a, 0x3000);
+        let got: Vec<u64> = rx.try_iter().map(|w| match w {
+            FaultWork::Page(addr) => addr,
+            FaultWork::Rest(_) => 0,
+        }).collect();
+        assert_eq!(got, [0x1000, 0x3000]);
+        assert_eq!(lock(&r.early).as_slice(), [(b, 0x2000)]);
     }
 }
