@@ -132,14 +132,8 @@ def plots(records, meta, outdir):
     ax.set_xscale('log', base=2)
     ax.set_yscale('log')
     ax.set_xticks(sizes, [f'{s} MiB' for s in sizes])
-    ax.set_xlabel('process size')
-    ax.set_ylabel('downtime, ms (median over fractions touched)')
-    ax.set_title('Downtime against process size')
-    ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(outdir, 'downtime.png'), dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, 'process size', 'downtime, ms (median over fractions touched)',
+           'Downtime against process size', os.path.join(outdir, 'downtime.png'))
     fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 4), squeeze=False)
     for ax, mib in zip(axes[0], sizes):
         for method in meta['methods']:
@@ -180,13 +174,19 @@ def fault_histogram(plt, records, meta, outdir):
         ax.axvline(floor, color='k', linestyle=':', label=f'raw 4 KiB request/reply p50 ({floor:.0f} us)')
         ax.axvline(2 * floor, color='k', linestyle='--', label='target: 2 x that')
     ax.set_xscale('log')
-    ax.set_xlabel('remote fault latency, us (request to pages in the pager)')
-    ax.set_ylabel('% of faults')
-    ax.set_title('Remote fault latency, all sizes and fractions')
+    finish(plt, fig, ax, 'remote fault latency, us (request to pages in the pager)', '% of faults',
+           'Remote fault latency, all sizes and fractions', os.path.join(outdir, 'faults.png'))
+
+
+def finish(plt, fig, ax, xlabel, ylabel, title, path):
+    """Label a one-plot figure, grid and legend, and save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(outdir, 'faults.png'), dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
