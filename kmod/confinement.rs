@@ -14,19 +14,31 @@
 
 use kernel::task::Task;
 
+use crate::bind::file::SeccompListener;
 use crate::bind::task::{self, Confinement};
 use crate::uapi_gen::Refusal;
 
-/// Why `t` cannot travel as it is confined, if so: (refusal, refusal-addr).
-pub(crate) fn refusal(t: &Task) -> Option<(Refusal, u64)> {
+/// The one seccomp filter that travels: migr's own, which a restore stub gets from its daemon
+/// when the process's home keeps its deputy (ctl/src/migrate/home_calls.rs), and which the
+/// next target installs afresh. Shown to a freeze by its listener (seccomp-listener-fd).
+const SECCOMP_MODE_FILTER: u32 = 2;
+
+/// Why `t` cannot travel as it is confined, if so: (refusal, refusal-addr). `migr_filter`:
+/// the listener of migr's own filter, if the requester showed one.
+pub(crate) fn refusal(t: &Task, migr_filter: Option<&SeccompListener>) -> Option<(Refusal, u64)> {
     match task::confinement(t) {
-        Some(c) => judge(&c, task::cap_valid_mask()),
+        Some(c) => judge(&c, task::cap_valid_mask(), migr_filter.map_or(0, |l| l.filter_addr())),
         None => Some((Refusal::Exiting, 0)),
     }
 }
 
-fn judge(c: &Confinement, all_caps: u64) -> Option<(Refusal, u64)> {
-    if c.seccomp_mode != 0 {
+/// `migr_filter`: the address of migr's own filter (0: none shown). A task whose newest
+/// filter is that one confined itself no further since its restore (a filter is only ever
+/// stacked on top of the newest); anything under it came from the daemon that started the
+/// stub, not from the process, and the next target's daemon gives it its own.
+fn judge(c: &Confinement, all_caps: u64, migr_filter: u64) -> Option<(Refusal, u64)> {
+    let only_migrs = c.seccomp_mode == SECCOMP_MODE_FILTER && migr_filter != 0 && c.seccomp_filter == migr_filter;
+    if c.seccomp_mode != 0 && !only_migrs {
         return Some((Refusal::Seccomp, u64::from(c.seccomp_mode)));
     }
     if c.no_new_privs != 0 {

@@ -23,7 +23,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use crate::bind::atomic::{state_enum, AtomicEnum};
-use crate::bind::file::{install_frozen_fd, ProcMemProof};
+use crate::bind::file::{install_frozen_fd, ProcMemProof, SeccompListener};
 use crate::bind::global::{Global, GlobalOwner};
 use crate::bind::netlink::Request;
 use crate::bind::task::{self, find_task};
@@ -85,6 +85,9 @@ pub(crate) struct FreezeSession {
     /// The requester's /proc/PID/mem, checked again when the task parks (None: the caller,
     /// with CAP_SYS_ADMIN, gave no proof and answers for the task itself).
     proof: Option<ProcMemProof>,
+    /// The listener of migr's own seccomp filter, if the requester showed one: checked again
+    /// when the task parks (kmod/confinement.rs).
+    migr_filter: Option<SeccompListener>,
     state: AtomicEnum<FreezeState>,
     /// With Confined: the refusal (high 32 bits) and its refusal-addr (low 32 bits), stored
     /// by `park` before it sets the state.
@@ -110,13 +113,20 @@ pub(crate) struct FreezeSession {
 impl_has_task_work!(FreezeSession, work);
 
 impl FreezeSession {
-    fn new(id: u32, pid: i32, hold_ms: u32, proof: Option<ProcMemProof>) -> Result<Arc<Self>> {
+    fn new(
+        id: u32,
+        pid: i32,
+        hold_ms: u32,
+        proof: Option<ProcMemProof>,
+        migr_filter: Option<SeccompListener>,
+    ) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(FreezeSession {
                 id,
                 pid,
                 hold_ms,
                 proof,
+                migr_filter,
                 state: AtomicEnum::new(FreezeState::Queued),
                 late_refusal: AtomicU64::new(0),
                 wait_status: AtomicU32::new(0),
@@ -223,7 +233,7 @@ fn forget(id: u32) {
 }
 
 /// Why `t` cannot be frozen, if it cannot: (refusal, address).
-fn refusal(t: &kernel::task::Task) -> Result<Option<(Refusal, u64)>> {
+fn refusal(t: &kernel::task::Task, migr_filter: Option<&SeccompListener>) -> Result<Option<(Refusal, u64)>> {
     let f = task::facts(t);
     let me = task::facts(kernel::current!());
     let simple = if f.kernel_thread {
@@ -244,7 +254,7 @@ fn refusal(t: &kernel::task::Task) -> Result<Option<(Refusal, u64)>> {
     if let Some(r) = simple {
         return Ok(Some((r, 0)));
     }
-    if let Some(r) = crate::confinement::refusal(t) {
+    if let Some(r) = crate::confinement::refusal(t, migr_filter) {
         return Ok(Some(r));
     }
     let Some(mm) = MmRef::of_task(t) else {
@@ -281,6 +291,12 @@ pub(crate) fn freeze(req: &Request<'_>) -> Result {
         },
     };
 
+    // migr's own seccomp filter, shown by its listener (see kmod/confinement.rs).
+    let migr_filter = match req.get(uapi::A_TASK_SECCOMP_LISTENER_FD) {
+        None => None,
+        Some(a) => Some(SeccompListener::of_fd(a.u32()).map_err(|_| req.bad(a))?),
+    };
+
     let Some(task) = find_task(pid) else {
         return reply_refusal(req, Refusal::NoSuchPid, 0);
     };
@@ -291,11 +307,12 @@ pub(crate) fn freeze(req: &Request<'_>) -> Result {
             return reply_refusal(req, Refusal::ProofMismatch, 0);
         }
     }
-    if let Some((why, addr)) = refusal(&task)? {
+    if let Some((why, addr)) = refusal(&task, migr_filter.as_ref())? {
         return reply_refusal(req, why, addr);
     }
     let reg = SESSIONS.get()?;
-    let session = FreezeSession::new(NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed), pid, hold_ms, proof)?;
+    let id = NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let session = FreezeSession::new(id, pid, hold_ms, proof, migr_filter)?;
     match reg.insert(session.clone(), |s| s.pid == pid) {
         Ok(()) => {}
         Err(e) if e == code::EEXIST => return reply_refusal(req, Refusal::AlreadyFrozen, 0),
@@ -398,7 +415,7 @@ fn park(s: Arc<FreezeSession>) {
         }
     }
     // Checked when the freeze was asked; the task may have confined itself since.
-    if let Some((why, addr)) = crate::confinement::refusal(kernel::current!()) {
+    if let Some((why, addr)) = crate::confinement::refusal(kernel::current!(), s.migr_filter.as_ref()) {
         pr_info!("pid {}: confined since the freeze was asked ({:?}); not frozen\n", s.pid, why);
         s.late_refusal.store(((why as u64) << 32) | (addr & 0xffff_ffff), Ordering::Release);
         if s.state.transition(FreezeState::Queued, FreezeState::Confined).is_ok() {

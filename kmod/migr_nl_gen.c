@@ -26,11 +26,12 @@ const struct nla_policy migr_vma_nl_policy[MIGR_A_VMA_PAD + 1] = {
 };
 
 /* MIGR_CMD_FREEZE - do */
-static const struct nla_policy migr_freeze_nl_policy[MIGR_A_TASK_PROOF_FD + 1] = {
+static const struct nla_policy migr_freeze_nl_policy[MIGR_A_TASK_SECCOMP_LISTENER_FD + 1] = {
 	[MIGR_A_TASK_PID] = { .type = NLA_U32, },
 	[MIGR_A_TASK_TIMEOUT_MS] = { .type = NLA_U32, },
 	[MIGR_A_TASK_HOLD_TIMEOUT_MS] = { .type = NLA_U32, },
 	[MIGR_A_TASK_PROOF_FD] = { .type = NLA_U32, },
+	[MIGR_A_TASK_SECCOMP_LISTENER_FD] = { .type = NLA_U32, },
 };
 
 /* MIGR_CMD_THAW - do */
@@ -130,7 +131,7 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.cmd		= MIGR_CMD_FREEZE,
 		.doit		= migr_nl_freeze_doit,
 		.policy		= migr_freeze_nl_policy,
-		.maxattr	= MIGR_A_TASK_PROOF_FD,
+		.maxattr	= MIGR_A_TASK_SECCOMP_LISTENER_FD,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

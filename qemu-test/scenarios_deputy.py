@@ -387,5 +387,40 @@ def deputy_picture(lab, t):
     print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
 
 
+def deputy_home_calls(lab, t):
+    """See homecalls.desc: a moved child's calls that name its parent and its group."""
+    n1, n2, n3 = lab.node(1), lab.node(2), lab.node(3)
+
+    def start(tag):
+        """homecalls started on node1, its output appended to /tmp/TAG; the child's pid."""
+        n1.ok(f'rm -f /tmp/{tag} /tmp/{tag}.pid')
+        n1.ok(f"sh -c 'homecalls /tmp/{tag}.pid {t.args} >> /tmp/{tag} 2>&1 < /dev/null' "
+              f"> /dev/null 2>&1 < /dev/null {CLOSE} &")
+        wait_for(n1, r'^ready$', path=f'/tmp/{tag}')
+        wait_for(n1, r'^\d+$', path=f'/tmp/{tag}.pid')
+        return int(text(n1, f'/tmp/{tag}.pid').strip())
+
+    child = start('base')
+    n1.ok(f'touch /tmp/labtest-go.{child}')
+    base_out = wait_for(n1, r'^parent got ', path='/tmp/base', timeout=60)
+    expect('child exited 7' in base_out and ': 1\n' in base_out, f'unmigrated run: {base_out!r}')
+
+    child = start('out')
+    migrate(n1, child, n2, t, extra='--deputy')
+    migrate(n2, child, n3, t)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == child and r['direction'] == 'out']
+        if out and out[-1].get('now_on') == 'node3':
+            break
+        time.sleep(0.5)
+    expect(alive(n3, child), f'the child {child} does not run on node3')
+    n3.ok(f'touch /tmp/labtest-go.{child}')
+    moved_out = wait_for(n1, r'^parent got ', path='/tmp/out', timeout=120)
+    expect(moved_out == base_out, f'moved: {moved_out!r}\nunmigrated: {base_out!r}')
+    expect(n3.sh('test -e /tmp/out')[0] != 0, f'node3 has a /tmp/out: {text(n3)!r}')
+
+
 SCRIPTED = {'deputy_refuses_a_socket': deputy_refuses_a_socket, 'deputy_comes_home': deputy_comes_home, 'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
-            'deputy_target_lost': deputy_target_lost}
+            'deputy_target_lost': deputy_target_lost,
+            'deputy_home_calls': deputy_home_calls}

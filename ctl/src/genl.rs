@@ -137,17 +137,27 @@ impl ModuleClient {
 
     /// Freeze `pid` (see uapi/migr.yaml `freeze`): the reply's attributes. `proof` is the
     /// /proc/PID/mem the requesting user opened (the module checks that it is this task's).
-    pub fn freeze(&mut self, pid: u32, timeout_ms: u32, hold_ms: u32, proof: BorrowedFd<'_>) -> Result<Vec<(u16, Vec<u8>)>> {
+    /// `migr_filter`: the listener of the home-call filter this daemon gave the task's stub
+    /// (`migrate::home_calls`), so that the module does not refuse the task as confined.
+    pub fn freeze(
+        &mut self,
+        pid: u32,
+        timeout_ms: u32,
+        hold_ms: u32,
+        proof: BorrowedFd<'_>,
+        migr_filter: Option<BorrowedFd<'_>>,
+    ) -> Result<Vec<(u16, Vec<u8>)>> {
         let proof_fd = proof.as_raw_fd() as u32; // an open descriptor is never negative
-        self.request_with(
-            uapi::CMD_FREEZE,
-            &[
-                (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
-                (uapi::A_TASK_TIMEOUT_MS, false, timeout_ms.to_ne_bytes().to_vec()),
-                (uapi::A_TASK_HOLD_TIMEOUT_MS, false, hold_ms.to_ne_bytes().to_vec()),
-                (uapi::A_TASK_PROOF_FD, false, proof_fd.to_ne_bytes().to_vec()),
-            ],
-        )
+        let mut attrs = vec![
+            (uapi::A_TASK_PID, false, pid.to_ne_bytes().to_vec()),
+            (uapi::A_TASK_TIMEOUT_MS, false, timeout_ms.to_ne_bytes().to_vec()),
+            (uapi::A_TASK_HOLD_TIMEOUT_MS, false, hold_ms.to_ne_bytes().to_vec()),
+            (uapi::A_TASK_PROOF_FD, false, proof_fd.to_ne_bytes().to_vec()),
+        ];
+        if let Some(l) = migr_filter {
+            attrs.push((uapi::A_TASK_SECCOMP_LISTENER_FD, false, (l.as_raw_fd() as u32).to_ne_bytes().to_vec()));
+        }
+        self.request_with(uapi::CMD_FREEZE, &attrs)
     }
 
     pub fn thaw(&mut self, session: u32) -> Result<()> {

@@ -130,6 +130,7 @@ pub const A_TASK_SIGNAL: u16 = 33;
 pub const A_TASK_EXEC_ARGV: u16 = 34;
 pub const A_TASK_EXEC_ENVP: u16 = 35;
 pub const A_TASK_WAIT_STATUS: u16 = 36;
+pub const A_TASK_SECCOMP_LISTENER_FD: u16 = 37;
 
 /// Attributes of the `vma` set.
 pub const A_VMA_START: u16 = 1;

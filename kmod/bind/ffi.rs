@@ -52,6 +52,7 @@ pub(crate) struct Confinement {
     pub(crate) no_new_privs: u32,
     pub(crate) foreign_ns: u32,
     pub(crate) pad: u32,
+    pub(crate) seccomp_filter: u64,
 }
 
 /// `struct migr_sigaction`: one signal disposition, as it travels in the image.
@@ -181,7 +182,7 @@ macro_rules! layout {
     };
 }
 layout!(TaskFacts, 20, ptraced => 16);
-layout!(Confinement, 5 * 8 + 8 * 4, foreign_ns => 5 * 8 + 6 * 4);
+layout!(Confinement, 5 * 8 + 8 * 4 + 8, foreign_ns => 5 * 8 + 6 * 4, seccomp_filter => 5 * 8 + 8 * 4);
 layout!(Sigaction, 32);
 layout!(ThreadState, 80, restart => 28, rseq_sig => 76);
 layout!(Nanosleep, 16, expires => 8);

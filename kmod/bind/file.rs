@@ -147,6 +147,41 @@ impl ProcMemProof {
     }
 }
 
+/// The user-notification listener of a seccomp filter, handed in by the daemon that
+/// installed that filter in a restore stub (kmod/confinement.rs accepts a task whose newest
+/// filter is this one). The listener file holds a reference on its filter (seccomp's
+/// init_listener) and keeps it as its private data, so while this value lives that filter's
+/// address names it alone.
+///
+/// # Invariants
+/// `file` is an anon-inode file named "seccomp notify" (what seccomp's listeners are called;
+/// their file_operations are not exported).
+pub(crate) struct SeccompListener {
+    file: FileRef,
+}
+
+impl SeccompListener {
+    /// The listener at descriptor `fd` of `current`: EBADF if there is none, EINVAL if it is
+    /// not a seccomp listener. Process context.
+    pub(crate) fn of_fd(fd: u32) -> Result<Self> {
+        let file = FileRef::of_fd(fd)?;
+        // SAFETY: `file` is a valid file we hold a reference on; its path's dentry lives as
+        // long as the file, and a pseudo file's dentry is never renamed, so its name is a
+        // stable NUL-terminated string.
+        let name = unsafe { kernel::str::CStr::from_char_ptr((*(*file.raw()).f_path.dentry).d_name.name.cast()) };
+        if name.as_bytes() != b"seccomp notify" {
+            return Err(code::EINVAL);
+        }
+        // INVARIANT: checked just above.
+        Ok(SeccompListener { file })
+    }
+
+    /// The address of its filter, to compare with a task's (never dereferenced).
+    pub(crate) fn filter_addr(&self) -> u64 {
+        self.file.private_addr() as u64
+    }
+}
+
 /// Install a new restore session file as a descriptor of `current` (the daemon's control
 /// file if `control`, else the stub's). Its callbacks get the session back (entry.rs).
 pub(crate) fn install_restore_fd(s: Arc<RestoreSession>, control: bool) -> Result<u32> {

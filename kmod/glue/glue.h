@@ -53,6 +53,7 @@ struct migr_confinement {
 	u32 no_new_privs;
 	u32 foreign_ns;		/* MIGR_NS_* bits: namespaces that are not the initial ones */
 	u32 pad;
+	u64 seccomp_filter;	/* the task's newest filter, as an address to compare */
 };
 
 #define MIGR_NS_UTS (1u << 0)

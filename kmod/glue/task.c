@@ -61,7 +61,8 @@ void migr_task_facts(struct task_struct *t, struct migr_task_facts *f)
 	f->ptraced = !!t->ptrace;
 }
 
-MIGR_LAYOUT(struct migr_confinement, 5 * 8 + 8 * 4);
+MIGR_LAYOUT(struct migr_confinement, 5 * 8 + 8 * 4 + 8);
+MIGR_OFFSET(struct migr_confinement, seccomp_filter, 5 * 8 + 8 * 4);
 MIGR_OFFSET(struct migr_confinement, foreign_ns, 5 * 8 + 6 * 4);
 
 const u64 migr_cap_valid_mask = CAP_VALID_MASK;
@@ -97,6 +98,12 @@ bool migr_task_confinement(struct task_struct *t, struct migr_confinement *c)
 	c->seccomp_mode = READ_ONCE(t->seccomp.mode);
 #else
 	c->seccomp_mode = 0;
+#endif
+#ifdef CONFIG_SECCOMP_FILTER
+	/* Only compared, never followed: a filter is never taken off a task. */
+	c->seccomp_filter = (u64)(unsigned long)READ_ONCE(t->seccomp.filter);
+#else
+	c->seccomp_filter = 0;
 #endif
 	c->no_new_privs = task_no_new_privs(t);
 

@@ -8,6 +8,7 @@
 pub mod deputy;
 pub mod files;
 pub mod home;
+pub mod home_calls;
 pub mod pages;
 pub mod procinfo;
 pub mod source;

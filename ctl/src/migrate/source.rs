@@ -198,8 +198,11 @@ pub fn migrate(
     let mut session = Session::new(node.clone(), record, pid, ch, module);
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
     let mut paged_in = false;
+    // A copy whose home keeps its deputy carries migr's own filter (`home_calls`).
+    let migr_filter = super::home_calls::listener_for(pid);
     let (session_id, hold_fd, mut image) = loop {
-        let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd()).map_err(Failure::refused)?;
+        let filter = migr_filter.as_deref().map(|l| l.as_fd());
+        let reply = session.module.freeze(pid, timeout_ms, hold_ms, mem.as_fd(), filter).map_err(Failure::refused)?;
         match Frozen::from_reply(reply).map_err(Failure::refused)? {
             // Refused before anything happened to the task: bring its pages here, once.
             Frozen::Refused(crate::uapi::Refusal::LazyPagesPending) if !paged_in => {

@@ -98,7 +98,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         return fail(&mut ch, refuse(format!("{}: {MAX_BUILDING} restores in progress already; try again", crate::node::hostname())));
     };
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let (child, relay_plan, homecoming) = match run(&mut session, offer) {
+    let (child, relay_plan, homecoming, listener) = match run(&mut session, offer) {
         Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
@@ -109,6 +109,10 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         node.table.came_home(pid);
     } else if offer_deputy {
         super::deputy::watch_home(node, pid, offer_home.clone());
+    }
+    // Its calls that name its home's processes (getppid, kill of its parent...).
+    if let Some(l) = listener {
+        super::home_calls::supervise(node, child, &offer_home, l);
     }
     // Standard input/output served through the deputy: its relays to the home.
     let relay = relay_plan.and_then(|p| crate::fd::relay::start(node, p, pid, &offer_home));
@@ -272,9 +276,13 @@ fn pid_free_soon(node: &Node, pid: u32) -> bool {
     true
 }
 
-/// The restore proper: the pid of the task, running, and the stand-ins of its standard
-/// input/output if its home serves them (`fd::relay`).
-fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate::fd::relay::Plan>, bool), Fail> {
+/// What a restore leaves running: the task's pid, the stand-ins of its standard input/output
+/// if its home serves them (`fd::relay`), whether it came home, and the listener of its
+/// home-call filter (`home_calls`) if it has a deputy away.
+type Restored = (u32, Option<crate::fd::relay::Plan>, bool, Option<OwnedFd>);
+
+/// The restore proper.
+fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
     let (pid, record) = (offer.pid, session.record);
     let node = session.node.clone();
     let image = Image::from_attrs(offer.attrs.clone()).map_err(|e| refuse(e.to_string()))?;
@@ -351,10 +359,14 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
         id.cwd.clone(),
         image.comm.clone(),
     ];
-    let own_group = relay_plan.as_ref().is_some_and(|p| p.own_group);
+    // A copy whose home keeps its deputy gets a group of its own here, so that its tree's
+    // group is its alone (`home_calls` answers for it as the home group).
+    let own_group = relay_plan.as_ref().is_some_and(|p| p.own_group) || offer.deputy;
+    let filter = (offer.deputy && !homecoming).then(super::home_calls::PreparedFilter::new);
     if let Some(p) = relay_plan.as_mut() {
         fds.append(&mut p.for_process);
     }
+    let mut listener = None;
     let child = if homecoming {
         let mut argv = argv.to_vec();
         argv[1] = "@FD@".into();
@@ -367,10 +379,12 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
         log::info!("pid {pid}: home again in its deputy");
         pid
     } else {
-        spawn_stub(pid, &argv, &fds, &stub_fd, own_group).map_err(|e| match e {
+        let (child, l) = spawn_stub(pid, &argv, &fds, &stub_fd, own_group, filter.as_ref()).map_err(|e| match e {
             nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
             e => refuse(format!("cannot start the stub: {e}")),
-        })?
+        })?;
+        listener = l;
+        child
     };
     drop(stub_fd);
     drop(fds);
@@ -428,7 +442,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<(u32, Option<crate:
         error(format!("link lost before the source heard that pid {child} runs: {e}"))
     })?;
     drop(ctl);
-    Ok((child, relay_plan, homecoming))
+    Ok((child, relay_plan, homecoming, listener))
 }
 
 /// Wait until the stub has rebuilt the layout (the control descriptor polls readable).
@@ -493,13 +507,15 @@ struct CloneArgs {
 
 /// Start the stub as our child with pid `pid`, the descriptors in place, and exec it.
 /// `own_group`: the child gets a process group of its own (see `fd::relay::Plan`).
+/// `filter`: installed in the child before the exec; its listener is returned.
 fn spawn_stub(
     pid: u32,
     argv: &[String],
     fds: &[(RawFd, OwnedFd)],
     stub_fd: &OwnedFd,
     own_group: bool,
-) -> Result<u32, nix::errno::Errno> {
+    filter: Option<&super::home_calls::PreparedFilter>,
+) -> Result<(u32, Option<OwnedFd>), nix::errno::Errno> {
     // Everything the child needs is prepared before clone: after it, only dup2/execve/_exit
     // (async-signal-safe) run in the child.
     let cargv: Vec<CString> = argv.iter().map(|a| CString::new(a.as_str()).unwrap_or_default()).collect();
@@ -513,6 +529,25 @@ fn spawn_stub(
         // SAFETY: fcntl just created this descriptor.
         parked.push((*num, unsafe { OwnedFd::from_raw_fd(high) }));
     }
+    // The child sends the filter's listener back on this pair (close-on-exec both).
+    let pair = match filter {
+        Some(_) => Some(nix::sys::socket::socketpair(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::Stream,
+            None,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        )?),
+        None => None,
+    };
+    // The child's end out of the way of the dup2s below, as the parked descriptors are.
+    let pair = match pair {
+        Some((ours, theirs)) => {
+            let high = nix::fcntl::fcntl(theirs.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(PARK_FD))?;
+            // SAFETY: fcntl just created this descriptor.
+            Some((ours, unsafe { OwnedFd::from_raw_fd(high) }))
+        }
+        None => None,
+    };
     let tid: [libc::pid_t; 1] = [pid as libc::pid_t];
     let args = CloneArgs {
         exit_signal: libc::SIGCHLD as u64,
@@ -540,6 +575,11 @@ fn spawn_stub(
             if own_group && libc::setpgid(0, 0) < 0 {
                 libc::_exit(123);
             }
+            if let (Some(f), Some((_, theirs))) = (filter, pair.as_ref()) {
+                if !f.install_and_send(theirs.as_raw_fd()) {
+                    libc::_exit(124);
+                }
+            }
             // Nothing of the daemon's may leak into the image (exec would close only the
             // close-on-exec ones).
             for fd in 0..STUB_FD {
@@ -552,6 +592,17 @@ fn spawn_stub(
             libc::_exit(122);
         }
     }
-    Ok(r as u32)
+    let child = r as u32;
+    let Some((ours, theirs)) = pair else { return Ok((child, None)) };
+    drop(theirs);
+    match super::home_calls::receive_listener(&ours) {
+        Ok(l) => Ok((child, Some(l))),
+        Err(e) => {
+            log::warn!("pid {pid}: the stub could not install its home-call filter: {e}");
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child as i32), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child as i32), None);
+            Err(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        }
+    }
 }
 

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 /// 4: Noise XX with per-node keys (was NNpsk0 with a cluster key). 5: a process's home node
 /// travels with it (`RestoreOffer::home`), and the home hears where it went (`Moved`).
 /// 6: the deputy and its relays. 7: `Rest` on a fault channel (moving on before every page
-/// arrived).
-pub const WIRE_VERSION: u32 = 7;
+/// arrived). 8: `HomeIds` and `HomeKill` (a process's calls that name its home's processes).
+pub const WIRE_VERSION: u32 = 8;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +149,12 @@ pub enum Request {
     RelayModes { key: String, isig: bool, keys: Vec<u8> },
     /// Everything is sent; the stand-in terminals' last modes (termios bytes).
     RelayEnd { ttys: Vec<(String, Vec<u8>)> },
+    /// From the node that holds the copy of `pid` to its home (`migrate::home_calls`): the
+    /// parent, group and session of `of` there (0: of the copy's deputy). Ids or Errno.
+    HomeIds { pid: u32, of: u32 },
+    /// From the node that holds the copy of `pid` to its home: kill(target, signal) there,
+    /// as the deputy's user (target 0: the deputy's group). Noted or Errno.
+    HomeKill { pid: u32, target: i32, signal: u32 },
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -167,6 +173,10 @@ pub enum Response {
     AllSent,
     /// The home node recorded a `Moved`.
     Noted,
+    /// Answer to HomeIds.
+    Ids { ppid: u32, pgid: u32, sid: u32 },
+    /// A system call made for another node failed with this errno.
+    Errno(i32),
 }
 
 #[cfg(test)]

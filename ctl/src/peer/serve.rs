@@ -112,6 +112,10 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
             Request::Continued { pid } => crate::migrate::deputy::note_stopped(&node, pid, None, ch.peer_ip(), &peer),
             Request::Holds { pid } => crate::migrate::deputy::holds(&node, pid, ch.peer_ip()),
             Request::HasDeputy { pid } => crate::migrate::deputy::has_deputy(&node, pid),
+            Request::HomeIds { pid, of } => crate::migrate::home_calls::answer_ids(&node, pid, of, ch.peer_ip(), &peer),
+            Request::HomeKill { pid, target, signal } => {
+                crate::migrate::home_calls::answer_kill(&node, pid, target, signal, ch.peer_ip(), &peer)
+            }
             Request::RelayIn { pid, inputs } => {
                 crate::fd::relay::serve_in(&node, &mut ch, pid, inputs, &peer);
                 return;
@@ -145,6 +149,8 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::Continued { .. }
         | Request::Holds { .. }
         | Request::HasDeputy { .. }
+        | Request::HomeIds { .. }
+        | Request::HomeKill { .. }
         | Request::RelayIn { .. }
         | Request::RelayOut { .. }
         | Request::RelayData { .. }

@@ -1,0 +1,592 @@
+//! Calls that name the home's processes, made by a process whose home keeps its deputy.
+//!
+//! Away from home the process keeps its pid (clone3 set_tid) but not its parent, process
+//! group or session: those stay with its deputy. So a handful of system calls would answer
+//! wrongly on the target or act on the wrong process there: `getppid` (the target's daemon),
+//! `getpgrp`/`getpgid`/`getsid` (a group and session of the target's), `kill` of its parent or
+//! its group (a process of the target with that number, or nobody). A seccomp filter with a
+//! user-notification listener takes exactly those calls off the process (and off the children
+//! it forks there, which inherit it); this node's daemon, the supervisor, answers them:
+//!
+//! - ids: the copy's parent, group and session are its deputy's on the home (asked there;
+//!   the group and session of a deputy never change, so they are asked once); a child born
+//!   here asks for its own parent here, and its group is the copy's as long as it did not
+//!   leave it;
+//! - signals: to the process itself or to anything it forked here: as they are, here; to
+//!   another pid, or to its group (`kill(0)`, `kill(-home group)`), on the home, with the
+//!   deputy's user, group and supplementary ids (`Request::HomeKill`): the deputy is in its
+//!   group and hands its own signal on to the copy, as for any signal sent to it; members of
+//!   the group born here get it here too;
+//! - what the home cannot do for it is refused with ENOSYS and logged, never done on the
+//!   wrong process: `kill(-1)`, and thread-directed or queued signals (`tkill`, `tgkill`,
+//!   `rt_sigqueueinfo`, `rt_tgsigqueueinfo`) and `pidfd_open` to a pid not born here;
+//!   `setsid`/`setpgid` of the copy itself fail with EPERM (its deputy holds its session
+//!   and group).
+//!
+//! The signal a home process receives this way says (siginfo) it comes from the user's
+//! uid but from the home daemon's pid, as signals forwarded the other way do.
+//!
+//! The filter is installed by the stub's parent side while still root (no `no_new_privs`),
+//! before it execs the stub; the module's confinement check accepts it on a later move
+//! because the daemon shows it the listener (`listener_for`). The shape carries any system
+//! call, so file operations of a moved process can take the same road later.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use log::{info, warn};
+
+use crate::node::Node;
+use crate::peer::channel::Channel;
+use crate::peer::ping::resolve;
+use crate::peer::proto::{Identity, Request, Response};
+
+/// The bit that marks an x32 system call number.
+const X32_BIT: u32 = 0x4000_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// The calls taken off the process.
+const CALLS: [libc::c_long; 12] = [
+    libc::SYS_getppid,
+    libc::SYS_getpgrp,
+    libc::SYS_getpgid,
+    libc::SYS_getsid,
+    libc::SYS_setpgid,
+    libc::SYS_setsid,
+    libc::SYS_kill,
+    libc::SYS_tkill,
+    libc::SYS_tgkill,
+    libc::SYS_rt_sigqueueinfo,
+    libc::SYS_rt_tgsigqueueinfo,
+    libc::SYS_pidfd_open,
+];
+
+/// The filter, built before the stub's clone: its child only makes system calls with it.
+pub struct PreparedFilter {
+    _program: Box<[libc::sock_filter]>,
+    fprog: libc::sock_fprog,
+}
+
+// SAFETY: `fprog` points into `_program`, which it owns and never changes.
+unsafe impl Send for PreparedFilter {}
+
+fn stmt(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code: code as u16, jt: 0, jf: 0, k }
+}
+
+fn jump_if_equal(k: u32, jt: u8) -> libc::sock_filter {
+    libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt, jf: 0, k }
+}
+
+impl PreparedFilter {
+    pub fn new() -> Self {
+        // seccomp_data: nr at 0, arch at 4.
+        let mut p = vec![
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
+            jump_if_equal(AUDIT_ARCH_X86_64, 1),
+            stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+            stmt(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K, !X32_BIT),
+        ];
+        for (i, nr) in CALLS.iter().enumerate() {
+            // Equal: skip the comparisons left and the ALLOW, to the USER_NOTIF.
+            p.push(jump_if_equal(*nr as u32, (CALLS.len() - i) as u8));
+        }
+        p.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
+        p.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_USER_NOTIF));
+        let mut program = p.into_boxed_slice();
+        let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
+        PreparedFilter { _program: program, fprog }
+    }
+
+    /// In the stub's child, between clone and execve (system calls only, nothing allocated):
+    /// install the filter with a listener and send the listener over `sock`.
+    ///
+    /// # Safety
+    /// Only to be called in a child of clone that will exec or _exit; `sock` is a connected
+    /// unix socket.
+    pub unsafe fn install_and_send(&self, sock: RawFd) -> bool {
+        // WAIT_KILLABLE_RECV: once the supervisor has taken a call, only a fatal signal ends
+        // the wait. Without it a signal handled meanwhile (without SA_RESTART) would make
+        // kill() or getppid() fail with EINTR, which they never do; a signal that comes
+        // before the supervisor takes the call restarts it as usual (SA_RESTART or none).
+        // SAFETY: the program outlives the call; the kernel copies it.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                &self.fprog as *const libc::sock_fprog,
+            )
+        };
+        if fd < 0 {
+            return false;
+        }
+        let mut byte = 0u8;
+        let mut iov = libc::iovec { iov_base: &mut byte as *mut u8 as *mut libc::c_void, iov_len: 1 };
+        let mut control = [0u64; 4]; // CMSG_SPACE(4) is 24 bytes, aligned as a cmsghdr
+        // SAFETY: a zeroed msghdr is valid; the cmsg macros compute within `control`.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd as i32);
+            let sent = libc::sendmsg(sock, &msg, 0) == 1;
+            libc::close(fd as i32);
+            sent
+        }
+    }
+}
+
+/// In the daemon, after the clone: the listener the child sent (None if it could not).
+pub fn receive_listener(sock: &OwnedFd) -> std::io::Result<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut pfd = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(sock),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    if nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(10_000u16))? == 0 {
+        return Err(std::io::Error::from_raw_os_error(libc::ETIMEDOUT));
+    }
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!(RawFd);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(&fd) = fds.first() {
+                // SAFETY: the kernel just installed this descriptor for us.
+                return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Err(std::io::Error::from_raw_os_error(libc::EPROTO))
+}
+
+/// The listeners of this node's supervisors, by the pid of the copy they serve: shown to the
+/// module when that copy (or a child it forked here) moves on.
+static LISTENERS: Mutex<Option<HashMap<u32, Arc<OwnedFd>>>> = Mutex::new(None);
+
+/// The listener whose filter `pid` carries, if it is a copy served here or was born of one.
+pub fn listener_for(pid: u32) -> Option<Arc<OwnedFd>> {
+    let map = LISTENERS.lock().ok()?;
+    let map = map.as_ref()?;
+    let mut cur = pid;
+    for _ in 0..64 {
+        if let Some(l) = map.get(&cur) {
+            return Some(l.clone());
+        }
+        cur = stat_ids(cur).ok()?.0;
+        if cur <= 1 {
+            return None;
+        }
+    }
+    None
+}
+
+/// (ppid, pgrp, session) of `pid` on this node, from /proc/PID/stat.
+fn stat_ids(pid: u32) -> Result<(u32, u32, u32), i32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).map_err(|_| libc::ESRCH)?;
+    let rest = s.rsplit_once(')').map(|(_, r)| r).ok_or(libc::ESRCH)?;
+    let f: Vec<u32> = rest.split_whitespace().skip(1).take(3).filter_map(|x| x.parse().ok()).collect();
+    match f[..] {
+        [ppid, pgrp, sid] => Ok((ppid, pgrp, sid)),
+        _ => Err(libc::ESRCH),
+    }
+}
+
+/// The thread group of task `tid` on this node.
+fn tgid_of(tid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// What the supervisor tells the kernel for one call.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    /// Let the call run as it is, here.
+    Continue,
+    Value(i64),
+    Errno(i32),
+}
+
+/// The supervisor of one copy: answers its tree's calls, asking its home when needed.
+struct Supervisor {
+    node: Arc<Node>,
+    copy: u32,
+    home: String,
+    /// The copy's group and session here (what its tree's members share with it).
+    group_here: u32,
+    session_here: u32,
+    /// The deputy's group and session on the home (they never change), once asked.
+    home_group: Option<(u32, u32)>,
+    channel: Option<Channel>,
+}
+
+/// Start supervising `copy`'s calls with `listener`, until no task uses its filter.
+pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd) {
+    let (_, group_here, session_here) = stat_ids(copy).unwrap_or((0, copy, 0));
+    let listener = Arc::new(listener);
+    if let Ok(mut m) = LISTENERS.lock() {
+        m.get_or_insert_with(HashMap::new).insert(copy, listener.clone());
+    }
+    let mut s = Supervisor {
+        node: node.clone(),
+        copy,
+        home: home.to_string(),
+        group_here,
+        session_here,
+        home_group: None,
+        channel: None,
+    };
+    std::thread::spawn(move || {
+        s.serve(&listener);
+        if let Ok(mut m) = LISTENERS.lock() {
+            if let Some(m) = m.as_mut() {
+                if m.get(&copy).is_some_and(|l| Arc::ptr_eq(l, &listener)) {
+                    m.remove(&copy);
+                }
+            }
+        }
+        info!("pid {copy}: no task uses its home-call filter any more; supervisor ends");
+    });
+}
+
+impl Supervisor {
+    fn serve(&mut self, listener: &OwnedFd) {
+        let fd = listener.as_raw_fd();
+        loop {
+            let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+            if r < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return;
+            }
+            if pfd.revents & libc::POLLIN == 0 {
+                return; // POLLHUP: every task of the filter has ended
+            }
+            // SAFETY: RECV wants a zeroed struct seccomp_notif to fill.
+            let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+            // SAFETY: the ioctl writes one seccomp_notif.
+            if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } < 0 {
+                continue; // the caller went away (ENOENT), or interrupted
+            }
+            let answer = self.answer(req.pid, req.data.nr as u32, &req.data.args);
+            let mut resp = libc::seccomp_notif_resp { id: req.id, val: 0, error: 0, flags: 0 };
+            match answer {
+                Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+                Answer::Value(v) => resp.val = v,
+                Answer::Errno(e) => resp.error = -e,
+            }
+            // SAFETY: the ioctl reads one seccomp_notif_resp. ENOENT: the caller is gone.
+            unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+        }
+    }
+
+    /// Whether `pid` is the copy or was born of it here (a thread of either included).
+    fn in_tree(&self, pid: i64) -> bool {
+        if pid <= 0 || pid > i64::from(i32::MAX) {
+            return false;
+        }
+        let Some(mut cur) = tgid_of(pid as u32) else { return false };
+        for _ in 0..64 {
+            if cur == self.copy {
+                return true;
+            }
+            match stat_ids(cur) {
+                Ok((ppid, _, _)) if ppid > 1 => cur = ppid,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    fn answer(&mut self, tid: u32, nr: u32, args: &[u64; 6]) -> Answer {
+        if nr & X32_BIT != 0 {
+            warn!("pid {}: an x32 call {nr:#x} that names processes; refused (ENOSYS)", self.copy);
+            return Answer::Errno(libc::ENOSYS);
+        }
+        let caller = tgid_of(tid).unwrap_or(tid);
+        let is_copy = caller == self.copy;
+        let arg = |i: usize| args[i] as i32 as i64; // pid_t arguments
+        let nr = i64::from(nr);
+        match nr {
+            libc::SYS_getppid if is_copy => self.home_ids(0).map(|(ppid, _, _)| Answer::Value(ppid.into())).unwrap_or_else(Answer::Errno),
+            libc::SYS_getppid => Answer::Continue,
+            libc::SYS_getpgrp => self.group_of(i64::from(caller), 1),
+            libc::SYS_getpgid => self.group_of(if arg(0) == 0 { i64::from(caller) } else { arg(0) }, 1),
+            libc::SYS_getsid => self.group_of(if arg(0) == 0 { i64::from(caller) } else { arg(0) }, 2),
+            libc::SYS_setsid | libc::SYS_setpgid if is_copy && (nr == libc::SYS_setsid || arg(0) == 0 || arg(0) == i64::from(caller)) => {
+                warn!("pid {}: refused to change its own process group or session (its deputy holds them on {})", self.copy, self.home);
+                Answer::Errno(libc::EPERM)
+            }
+            libc::SYS_setsid | libc::SYS_setpgid => Answer::Continue,
+            libc::SYS_kill => self.kill(caller, arg(0), args[1] as i32),
+            libc::SYS_tgkill | libc::SYS_rt_sigqueueinfo | libc::SYS_rt_tgsigqueueinfo | libc::SYS_tkill
+            | libc::SYS_pidfd_open => {
+                if self.in_tree(arg(0)) {
+                    Answer::Continue
+                } else {
+                    warn!("pid {}: call {nr} names pid {} (not born here): refused, ENOSYS (only kill reaches the home)", self.copy, arg(0));
+                    Answer::Errno(libc::ENOSYS)
+                }
+            }
+            _ => Answer::Continue,
+        }
+    }
+
+    /// getpgid (field 1) or getsid (field 2) of `pid`.
+    fn group_of(&mut self, pid: i64, field: usize) -> Answer {
+        if self.in_tree(pid) {
+            let Ok(ids) = stat_ids(pid as u32) else { return Answer::Errno(libc::ESRCH) };
+            let (here, shared) = if field == 1 { (ids.1, self.group_here) } else { (ids.2, self.session_here) };
+            if here != shared {
+                return Answer::Continue; // it left the copy's group or session here
+            }
+            return match self.home_group() {
+                Ok((g, s)) => Answer::Value(i64::from(if field == 1 { g } else { s })),
+                Err(e) => Answer::Errno(e),
+            };
+        }
+        if pid <= 0 {
+            return Answer::Errno(libc::ESRCH);
+        }
+        match self.home_ids(pid as u32) {
+            Ok((_, g, s)) => Answer::Value(i64::from(if field == 1 { g } else { s })),
+            Err(e) => Answer::Errno(e),
+        }
+    }
+
+    fn home_group(&mut self) -> Result<(u32, u32), i32> {
+        if let Some(g) = self.home_group {
+            return Ok(g);
+        }
+        let (_, g, s) = self.home_ids(0)?;
+        self.home_group = Some((g, s));
+        Ok((g, s))
+    }
+
+    fn kill(&mut self, caller: u32, target: i64, signal: i32) -> Answer {
+        if !(0..=64).contains(&signal) {
+            return Answer::Errno(libc::EINVAL);
+        }
+        if target == -1 {
+            warn!("pid {}: kill(-1, {signal}) refused (ENOSYS): every process of the user is on two nodes", self.copy);
+            return Answer::Errno(libc::ENOSYS);
+        }
+        if target > 0 {
+            if self.in_tree(target) {
+                return Answer::Continue;
+            }
+            return self.home_kill(target as i32, signal);
+        }
+        // A group: its own (0), the home group, a group born here, or another of the home.
+        let own = if target == 0 { stat_ids(caller).map(|i| i.1).unwrap_or(0) } else { 0 };
+        let group_here = if target == 0 { own } else { (-target) as u32 };
+        if group_here != self.group_here && self.in_tree(i64::from(group_here)) {
+            return Answer::Continue; // a group of its children here
+        }
+        let home = match self.home_group() {
+            Ok((g, _)) => g,
+            Err(e) => return Answer::Errno(e),
+        };
+        if target == 0 && own != self.group_here {
+            return Answer::Continue;
+        }
+        if target != 0 && (-target) as u32 != home {
+            return self.home_kill(target as i32, signal);
+        }
+        // The copy's group: on the home (its deputy hands it to the copy), and here to the
+        // members born here.
+        let r = self.home_kill(-(home as i32), signal);
+        self.signal_group_here(signal);
+        r
+    }
+
+    /// `signal` to the members of the copy's group here but the copy, as the copy's user.
+    fn signal_group_here(&self, signal: i32) {
+        let members: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&p| p != self.copy && stat_ids(p).is_ok_and(|i| i.1 == self.group_here) && self.in_tree(p.into()))
+            .collect();
+        if members.is_empty() {
+            return;
+        }
+        let Ok(who) = super::procinfo::identity(self.copy) else { return };
+        let _ = as_process(&who, || {
+            for p in members {
+                // SAFETY: kill(2) with plain integers.
+                unsafe { libc::kill(p as i32, signal) };
+            }
+        });
+    }
+
+    fn home_kill(&mut self, target: i32, signal: i32) -> Answer {
+        match self.ask(Request::HomeKill { pid: self.copy, target, signal: signal as u32 }) {
+            Ok(Response::Noted) => Answer::Value(0),
+            Ok(Response::Errno(e)) => Answer::Errno(e),
+            other => {
+                warn!("pid {}: kill({target}, {signal}) on its home {}: {other:?}", self.copy, self.home);
+                Answer::Errno(libc::EAGAIN)
+            }
+        }
+    }
+
+    /// (ppid, pgid, sid) of `of` on the home (0: the copy's deputy).
+    fn home_ids(&mut self, of: u32) -> Result<(u32, u32, u32), i32> {
+        match self.ask(Request::HomeIds { pid: self.copy, of }) {
+            Ok(Response::Ids { ppid, pgid, sid }) => Ok((ppid, pgid, sid)),
+            Ok(Response::Errno(e)) => Err(e),
+            other => {
+                warn!("pid {}: ids of {of} on its home {}: {other:?}", self.copy, self.home);
+                Err(libc::EAGAIN)
+            }
+        }
+    }
+
+    /// One request to the home, on a kept connection (opened again once if it broke).
+    fn ask(&mut self, req: Request) -> Result<Response, String> {
+        for attempt in 0..2 {
+            if self.channel.is_none() {
+                let addr = resolve(&self.home).map_err(|e| e.to_string())?;
+                let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+                let ch = Channel::initiate(stream, &self.node.identity).map_err(|e| e.to_string())?;
+                ch.set_timeout(self.node.config.peer_timeout).map_err(|e| e.to_string())?;
+                self.channel = Some(ch);
+            }
+            let Some(ch) = self.channel.as_mut() else { continue };
+            match ch.send(&req).and_then(|()| ch.recv::<Response>()) {
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    self.channel = None;
+                    if attempt == 1 {
+                        return Err(e.to_string());
+                    }
+                }
+            }
+        }
+        Err("unreachable".into())
+    }
+}
+
+/// Run `f` in a thread with the real, effective and saved ids and the groups of `who` (raw
+/// system calls: only that thread changes; it cannot change back, so it ends with `f`).
+pub fn as_process<T: Send>(who: &Identity, f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let groups: Vec<libc::gid_t> = who.groups.clone();
+            let (u, g) = (who.uid, who.gid);
+            // SAFETY: raw credential system calls of this thread, with plain integers and a
+            // vector that outlives them.
+            let ok = unsafe {
+                libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) == 0
+                    && libc::syscall(libc::SYS_setresgid, g[0], g[1], g[2]) == 0
+                    && libc::syscall(libc::SYS_setresuid, u[0], u[1], u[2]) == 0
+            };
+            if !ok {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::from_raw_os_error(libc::EIO)))
+    })
+}
+
+/// Whether `peer_ip` is the node that holds the copy of `pid` (the home's record).
+fn from_holder(node: &Node, pid: u32, peer_ip: IpAddr) -> bool {
+    node.table.deputy_holder(pid).is_some_and(|at| resolve(&at).is_ok_and(|a| a.ip() == peer_ip))
+}
+
+/// On the home: `HomeIds` from the node that holds the copy of `pid`.
+pub fn answer_ids(node: &Node, pid: u32, of: u32, peer_ip: IpAddr, peer: &str) -> Response {
+    if !from_holder(node, pid, peer_ip) {
+        warn!("peer {peer} asks the ids of {of} for pid {pid}: it does not hold that copy; refused");
+        return Response::Error(format!("{}: the sender does not hold a copy of pid {pid}", crate::node::hostname()));
+    }
+    match stat_ids(if of == 0 { pid } else { of }) {
+        Ok((ppid, pgid, sid)) => Response::Ids { ppid, pgid, sid },
+        Err(e) => Response::Errno(e),
+    }
+}
+
+/// On the home: `HomeKill` from the node that holds the copy of `pid`: kill(target, signal)
+/// with the deputy's ids (0: the deputy's group).
+pub fn answer_kill(node: &Node, pid: u32, target: i32, signal: u32, peer_ip: IpAddr, peer: &str) -> Response {
+    if !from_holder(node, pid, peer_ip) {
+        warn!("peer {peer} asks a kill for pid {pid}: it does not hold that copy; refused");
+        return Response::Error(format!("{}: the sender does not hold a copy of pid {pid}", crate::node::hostname()));
+    }
+    if signal > 64 || target == -1 || target == i32::MIN {
+        return Response::Errno(libc::EINVAL);
+    }
+    let target = if target == 0 {
+        match stat_ids(pid) {
+            Ok((_, pgid, _)) => -(pgid as i32),
+            Err(e) => return Response::Errno(e),
+        }
+    } else {
+        target
+    };
+    let who = match super::procinfo::identity(pid) {
+        Ok(w) => w,
+        Err(e) => return Response::Error(format!("its deputy: {e}")),
+    };
+    // SAFETY: kill(2) with plain integers.
+    let r = as_process(&who, || if unsafe { libc::kill(target, signal as i32) } == 0 { 0 } else { std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) });
+    match r {
+        Ok(0) => {
+            info!("pid {pid}: kill({target}, {signal}) for its copy, as its user");
+            Response::Noted
+        }
+        Ok(e) => Response::Errno(e),
+        Err(e) => Response::Error(format!("cannot act as the deputy's user: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_notifies_each_call_and_allows_the_rest() {
+        let f = PreparedFilter::new();
+        let p = &f._program;
+        // 5 header instructions, one comparison per call, ALLOW, USER_NOTIF.
+        assert_eq!(p.len(), 5 + CALLS.len() + 2);
+        for (i, nr) in CALLS.iter().enumerate() {
+            let j = &p[5 + i];
+            assert_eq!(j.k, *nr as u32);
+            // The jump lands on the last instruction (USER_NOTIF).
+            assert_eq!(5 + i + 1 + j.jt as usize, p.len() - 1);
+        }
+        assert_eq!(p[p.len() - 1].k, libc::SECCOMP_RET_USER_NOTIF);
+        assert_eq!(p[p.len() - 2].k, libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn stat_ids_reads_parent_group_and_session() {
+        let (ppid, pgid, sid) = stat_ids(std::process::id()).unwrap();
+        // SAFETY: plain id queries.
+        unsafe {
+            assert_eq!(ppid as i32, libc::getppid());
+            assert_eq!(pgid as i32, libc::getpgrp());
+            assert_eq!(sid as i32, libc::getsid(0));
+        }
+    }
+}
