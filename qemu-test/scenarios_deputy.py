@@ -421,6 +421,52 @@ def deputy_home_calls(lab, t):
     expect(n3.sh('test -e /tmp/out')[0] != 0, f'node3 has a /tmp/out: {text(n3)!r}')
 
 
+def deputy_home_file(lab, t):
+    """See homefile.desc: files of the home used at an offset, through the deputy."""
+    n1, n2, n3 = lab.node(1), lab.node(2), lab.node(3)
+    n1.ok('head -c 5000 /dev/urandom > /tmp/hf.conf; rm -f /tmp/hf.db')
+    for n in (n2, n3):
+        n.ok('head -c 3000 /dev/urandom > /tmp/hf.conf; rm -f /tmp/hf.db')
+    cmd = 'homefile /tmp/hf.db /tmp/hf.conf'
+    pid = start_with_parent(n1, cmd, 'base')
+    wait_for(n1, r'^ready$', path='/tmp/base')
+    n1.ok(f'touch /tmp/labtest-go.{pid}')
+    base_status = parent_saw(n1, 'base')
+    base_out, base_db = text(n1, '/tmp/base'), n1.ok('sha256sum < /tmp/hf.db')
+    expect(base_status == 'status 0' and 'db 6000 bytes' in base_out, f'unmigrated: {base_status!r} {base_out!r}')
+
+    n1.ok('rm -f /tmp/hf.db')
+    pid = start_with_parent(n1, cmd, 'out')
+    wait_for(n1, r'^ready$')
+    migrate(n1, pid, n2, t, extra='--deputy')
+    migrate(n2, pid, n3, t)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == pid and r['direction'] == 'out']
+        if out and out[-1].get('now_on') == 'node3':
+            break
+        time.sleep(0.5)
+    expect(alive(n3, pid), f'pid {pid} does not run on node3')
+    if t.mode == 'eager':
+        # This variant comes home first: its deputy's own descriptors, at their offsets.
+        rc, said = n3.sh(f'migctl migrate {pid} --to home {t.mode_args}', timeout=300)
+        expect(rc == 0 and re.search(rf'pid {pid} migrated to node1', said), f'--to home: rc {rc}: {said!r}')
+        n1.ok(f'touch /tmp/labtest-go.{pid}')
+    else:
+        n3.ok(f'touch /tmp/labtest-go.{pid}')
+    status = parent_saw(n1, 'out', timeout=120)
+    moved_out = text(n1)
+    expect(moved_out == base_out, f'moved: {moved_out!r}\nunmigrated: {base_out!r}')
+    expect(status == base_status, f'the shell saw {status!r}, unmigrated {base_status!r}')
+    expect(n1.ok('sha256sum < /tmp/hf.db') == base_db, 'node1\'s database differs from the unmigrated run\'s')
+    for n in (n2, n3):
+        expect(n.sh('test -e /tmp/hf.db')[0] != 0, f'{n.name} has a /tmp/hf.db')
+    n1.ok('rm -f /tmp/hf.db /tmp/hf.conf')
+    n2.ok('rm -f /tmp/hf.conf')
+    n3.ok('rm -f /tmp/hf.conf')
+
+
 SCRIPTED = {'deputy_refuses_a_socket': deputy_refuses_a_socket, 'deputy_comes_home': deputy_comes_home, 'deputy_picture': deputy_picture, 'deputy_job_control': deputy_job_control, 'deputy_terminal': deputy_terminal, 'deputy_pipeline': deputy_pipeline,'deputy_keeps_the_pid': deputy_keeps_the_pid, 'deputy_ends_by_signal': deputy_ends_by_signal,
             'deputy_target_lost': deputy_target_lost,
-            'deputy_home_calls': deputy_home_calls}
+            'deputy_home_calls': deputy_home_calls,
+            'deputy_home_file': deputy_home_file}

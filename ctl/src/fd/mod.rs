@@ -4,6 +4,7 @@
 //! kinds. The source asks each kind in turn to describe a descriptor (the first that knows
 //! it wins); the target gives a [`FdSpec`] to the kind that owns it.
 
+pub mod home_file;
 pub mod regular;
 pub mod relay;
 pub mod stdio;
@@ -58,13 +59,13 @@ pub trait FdKind: Sync {
 }
 
 /// Every kind, in the order the source asks them.
-pub static KINDS: &[&dyn FdKind] = &[&regular::Regular, &stdio::DetachedStdio];
+pub static KINDS: &[&dyn FdKind] = &[&home_file::HomeServed, &regular::Regular, &stdio::DetachedStdio];
 
 impl FdSpec {
     /// The descriptor number in the task.
     pub fn fd(&self) -> i32 {
         match self {
-            FdSpec::File { fd, .. } | FdSpec::Detached { fd, .. } => *fd,
+            FdSpec::File { fd, .. } | FdSpec::Detached { fd, .. } | FdSpec::Home { fd, .. } => *fd,
         }
     }
 }
@@ -143,6 +144,7 @@ mod tests {
         let specs = [
             FdSpec::File { fd: 3, path: "/x".into(), flags: 0, pos: 0 },
             FdSpec::Detached { fd: 1, what: "pipe:[1]".into(), tty: None },
+            FdSpec::Home { fd: 4, path: "/db".into(), flags: libc::O_RDWR },
         ];
         for s in &specs {
             assert_eq!(KINDS.iter().filter(|k| k.owns(s)).count(), 1, "{s:?}");

@@ -141,12 +141,25 @@ pub fn read_only_file_ids(pid: u32, specs: &[FdSpec]) -> Result<Vec<(i32, FileId
     Ok(ids)
 }
 
-/// Target, with a deputy: whether `plan` serves `spec` (else it is reopened here, see
-/// `check_read_only`).
+/// Target, with a deputy: whether `plan` serves `spec` (a file written in append mode: a
+/// pipe to the home). A file written at an offset, or read and not the same here (see
+/// `check_read_only`), is served by `fd::home_file`; one read and the same is reopened here.
 pub fn takes(spec: &FdSpec) -> bool {
     match spec {
         FdSpec::Detached { .. } => true,
-        FdSpec::File { flags, .. } => flags & libc::O_ACCMODE != libc::O_RDONLY,
+        FdSpec::File { flags, .. } => flags & libc::O_ACCMODE != libc::O_RDONLY && flags & libc::O_APPEND != 0,
+        FdSpec::Home { .. } => false,
+    }
+}
+
+/// Target, with a deputy: whether `spec` is a file served by its home at any offset
+/// (`fd::home_file`) without looking at this node's files: written at an offset, or already
+/// served so on the node it comes from.
+pub fn home_served(spec: &FdSpec) -> bool {
+    match spec {
+        FdSpec::Detached { .. } => false,
+        FdSpec::File { flags, .. } => flags & libc::O_ACCMODE != libc::O_RDONLY && flags & libc::O_APPEND == 0,
+        FdSpec::Home { .. } => true,
     }
 }
 
@@ -159,7 +172,7 @@ pub fn check_read_only(spec: &FdSpec, ids: &[(i32, FileId)], who: &Identity) -> 
     };
     match crate::creds::as_user(who, || crate::migrate::files::check(want)) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("descriptor {fd}: {e} (a file read through the deputy is not supported yet)")),
+        Ok(Err(e)) => Err(format!("descriptor {fd}: {e}")),
         Err(e) => Err(format!("descriptor {fd} ({path}): {e}")),
     }
 }
@@ -174,13 +187,8 @@ pub fn servable(specs: &[FdSpec]) -> Result<(), String> {
                     return Err(format!("descriptor {fd} ({what}) cannot be served through the deputy yet (--no-deputy moves it without one: that descriptor reads /dev/null or writes to a log on the target)"));
                 }
             }
-            FdSpec::File { fd, path, flags, .. } => {
-                if takes(s) && flags & libc::O_APPEND == 0 {
-                    return Err(format!(
-                        "descriptor {fd} ({path}) is open for writing at an offset: it cannot be served through the deputy yet (--no-deputy moves it without one: the file is reopened by path on the target)"
-                    ));
-                }
-            }
+            // Served through the home at any offset (`fd::home_file`).
+            FdSpec::File { .. } | FdSpec::Home { .. } => {}
         }
     }
     Ok(())
@@ -208,7 +216,7 @@ pub fn plan(specs: &[FdSpec]) -> Result<Plan, String> {
                 let key = format!("file:{fd}:{path}");
                 plan.ends.push(End { key, home_fd: *fd, tty: false, to_process: None, from_process: Some(File::from(r)) });
             }
-            FdSpec::File { .. } => {}
+            FdSpec::File { .. } | FdSpec::Home { .. } => {}
         }
     }
     for (key, (fds, tty)) in groups {
@@ -700,17 +708,14 @@ mod tests {
         assert!(check_read_only(&read, &ids, &me).is_ok());
         std::fs::write(&p, b"changed").unwrap();
         let e = check_read_only(&read, &ids, &me).unwrap_err();
-        assert!(e.contains(&path) && e.contains("through the deputy"), "{e}");
-        // Written in append mode: a pipe to the home; at an offset: refused.
+        assert!(e.contains(&path), "{e}");
+        // Written in append mode: a pipe to the home; at an offset: served by the home.
         let log = FdSpec::File { fd: 7, path: "/var/log/x".into(), flags: libc::O_WRONLY | libc::O_APPEND, pos: 0 };
-        let plan = plan(std::slice::from_ref(&log)).unwrap();
-        assert!(takes(&log) && plan.for_process[0].0 == 7 && plan.ends[0].home_fd == 7);
+        let plan1 = plan(std::slice::from_ref(&log)).unwrap();
+        assert!(takes(&log) && !home_served(&log) && plan1.for_process[0].0 == 7 && plan1.ends[0].home_fd == 7);
         let at = FdSpec::File { fd: 8, path: "/db".into(), flags: libc::O_RDWR, pos: 0 };
-        assert!(plan_err(&at).contains("open for writing at an offset"));
-    }
-
-    fn plan_err(spec: &FdSpec) -> String {
-        plan(std::slice::from_ref(spec)).err().unwrap()
+        assert!(!takes(&at) && home_served(&at) && plan(std::slice::from_ref(&at)).unwrap().for_process.is_empty());
+        assert!(home_served(&FdSpec::Home { fd: 9, path: "/db".into(), flags: libc::O_RDONLY }) && !home_served(&read));
     }
 
     #[test]

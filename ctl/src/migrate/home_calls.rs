@@ -44,6 +44,8 @@ use crate::peer::channel::Channel;
 use crate::peer::ping::resolve;
 use crate::peer::proto::{Identity, Request, Response};
 
+/// Most descriptors served through the home (the filter's jumps must stay short).
+pub const MAX_HOME_FDS: usize = 64;
 /// The bit that marks an x32 system call number.
 const X32_BIT: u32 = 0x4000_0000;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
@@ -81,23 +83,90 @@ fn jump_if_equal(k: u32, jt: u8) -> libc::sock_filter {
     libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt, jf: 0, k }
 }
 
-impl PreparedFilter {
-    pub fn new() -> Self {
-        // seccomp_data: nr at 0, arch at 4.
-        let mut p = vec![
-            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 4),
-            jump_if_equal(AUDIT_ARCH_X86_64, 1),
-            stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
-            stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
-            stmt(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K, !X32_BIT),
-        ];
-        for (i, nr) in CALLS.iter().enumerate() {
-            // Equal: skip the comparisons left and the ALLOW, to the USER_NOTIF.
-            p.push(jump_if_equal(*nr as u32, (CALLS.len() - i) as u8));
+/// A jump of the filter being built, to a label resolved at the end.
+enum Insn {
+    Plain(libc::sock_filter),
+    /// Jump to the label if the accumulator equals `k`, else go on.
+    IfEqual(u32, Label),
+    Label(Label),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Label {
+    X86_64,
+    Notify,
+    /// The descriptor checks of argument N (its low 32 bits: a descriptor is an int).
+    FdArg(usize),
+}
+
+/// The filter: every call in CALLS; a call of `home_file::FD_CALLS` (or mmap) whose
+/// descriptor argument is one of `home_fds`; sendfile, splice, copy_file_range and tee when
+/// any of their descriptors is (checked in the supervisor).
+fn program(home_fds: &[i32]) -> Vec<libc::sock_filter> {
+    let ld = |off: u32| Insn::Plain(stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, off));
+    let ret = |v: u32| Insn::Plain(stmt(libc::BPF_RET | libc::BPF_K, v));
+    // seccomp_data: nr at 0, arch at 4, args from 16 (8 bytes each, little-endian).
+    let mut p = vec![
+        ld(4),
+        Insn::IfEqual(AUDIT_ARCH_X86_64, Label::X86_64),
+        ret(libc::SECCOMP_RET_ALLOW),
+        Insn::Label(Label::X86_64),
+        ld(0),
+        Insn::Plain(stmt(libc::BPF_ALU | libc::BPF_AND | libc::BPF_K, !X32_BIT)),
+    ];
+    for nr in CALLS {
+        p.push(Insn::IfEqual(nr as u32, Label::Notify));
+    }
+    if !home_fds.is_empty() {
+        for nr in crate::fd::home_file::FD_CALLS.iter().chain(&[libc::SYS_mmap]) {
+            let args = crate::fd::home_file::fd_args(*nr);
+            let to = if args.len() > 1 { Label::Notify } else { Label::FdArg(args[0]) };
+            p.push(Insn::IfEqual(*nr as u32, to));
         }
-        p.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-        p.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_USER_NOTIF));
-        let mut program = p.into_boxed_slice();
+    }
+    p.push(ret(libc::SECCOMP_RET_ALLOW));
+    for arg in [0usize, 4] {
+        if home_fds.is_empty() {
+            break;
+        }
+        p.push(Insn::Label(Label::FdArg(arg)));
+        p.push(ld(16 + 8 * arg as u32));
+        for fd in home_fds {
+            p.push(Insn::IfEqual(*fd as u32, Label::Notify));
+        }
+        p.push(ret(libc::SECCOMP_RET_ALLOW));
+    }
+    p.push(Insn::Label(Label::Notify));
+    p.push(ret(libc::SECCOMP_RET_USER_NOTIF));
+    // Resolve: a label's position counts instructions only.
+    let mut at = Vec::new();
+    let mut n = 0usize;
+    for i in &p {
+        match i {
+            Insn::Label(l) => at.push((*l, n)),
+            _ => n += 1,
+        }
+    }
+    let mut out = Vec::new();
+    for i in &p {
+        match i {
+            Insn::Plain(f) => out.push(*f),
+            Insn::IfEqual(k, l) => {
+                // Every label is defined after its jumps, within 255 instructions (at most
+                // MAX_HOME_FDS descriptors: checked by `new`'s caller and a test).
+                let target = at.iter().find(|(x, _)| x == l).map_or(out.len() + 1, |(_, pos)| *pos);
+                out.push(jump_if_equal(*k, target.saturating_sub(out.len() + 1) as u8));
+            }
+            Insn::Label(_) => {}
+        }
+    }
+    out
+}
+
+impl PreparedFilter {
+    /// `home_fds`: the process's descriptors served through its home (`fd::home_file`).
+    pub fn new(home_fds: &[i32]) -> Self {
+        let mut program = program(home_fds).into_boxed_slice();
         let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
         PreparedFilter { _program: program, fprog }
     }
@@ -172,18 +241,23 @@ pub fn receive_listener(sock: &OwnedFd) -> std::io::Result<OwnedFd> {
     Err(std::io::Error::from_raw_os_error(libc::EPROTO))
 }
 
-/// The listeners of this node's supervisors, by the pid of the copy they serve: shown to the
-/// module when that copy (or a child it forked here) moves on.
-static LISTENERS: Mutex<Option<HashMap<u32, Arc<OwnedFd>>>> = Mutex::new(None);
+/// What this node's supervisors serve, by the pid of the copy: the listener (shown to the
+/// module when that copy, or a child it forked here, moves on) and its home descriptors.
+struct Served {
+    listener: Arc<OwnedFd>,
+    homes: Vec<(i32, String, i32)>,
+}
 
-/// The listener whose filter `pid` carries, if it is a copy served here or was born of one.
-pub fn listener_for(pid: u32) -> Option<Arc<OwnedFd>> {
-    let map = LISTENERS.lock().ok()?;
+static SERVED: Mutex<Option<HashMap<u32, Served>>> = Mutex::new(None);
+
+/// `f` of what is served for `pid`, if it is a copy served here or was born of one.
+fn served<T>(pid: u32, f: impl Fn(&Served) -> T) -> Option<T> {
+    let map = SERVED.lock().ok()?;
     let map = map.as_ref()?;
     let mut cur = pid;
     for _ in 0..64 {
-        if let Some(l) = map.get(&cur) {
-            return Some(l.clone());
+        if let Some(s) = map.get(&cur) {
+            return Some(f(s));
         }
         cur = stat_ids(cur).ok()?.0;
         if cur <= 1 {
@@ -191,6 +265,16 @@ pub fn listener_for(pid: u32) -> Option<Arc<OwnedFd>> {
         }
     }
     None
+}
+
+/// The listener whose filter `pid` carries, if it is a copy served here or was born of one.
+pub fn listener_for(pid: u32) -> Option<Arc<OwnedFd>> {
+    served(pid, |s| s.listener.clone())
+}
+
+/// (path, flags) of descriptor `fd` of `pid` if it is a file of its home served here.
+pub fn home_fd_of(pid: u32, fd: i32) -> Option<(String, i32)> {
+    served(pid, |s| s.homes.iter().find(|h| h.0 == fd).map(|h| (h.1.clone(), h.2)))?
 }
 
 /// (ppid, pgrp, session) of `pid` on this node, from /proc/PID/stat.
@@ -230,14 +314,17 @@ struct Supervisor {
     /// The deputy's group and session on the home (they never change), once asked.
     home_group: Option<(u32, u32)>,
     channel: Option<Channel>,
+    /// Its descriptors served through the home (`fd::home_file`).
+    homes: Vec<crate::fd::home_file::HomeFd>,
 }
 
 /// Start supervising `copy`'s calls with `listener`, until no task uses its filter.
-pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd) {
+pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd, homes: Vec<crate::fd::home_file::HomeFd>) {
     let (_, group_here, session_here) = stat_ids(copy).unwrap_or((0, copy, 0));
     let listener = Arc::new(listener);
-    if let Ok(mut m) = LISTENERS.lock() {
-        m.get_or_insert_with(HashMap::new).insert(copy, listener.clone());
+    if let Ok(mut m) = SERVED.lock() {
+        let record = homes.iter().map(|h| (h.fd, h.path.clone(), h.flags)).collect();
+        m.get_or_insert_with(HashMap::new).insert(copy, Served { listener: listener.clone(), homes: record });
     }
     let mut s = Supervisor {
         node: node.clone(),
@@ -247,12 +334,13 @@ pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd) {
         session_here,
         home_group: None,
         channel: None,
+        homes,
     };
     std::thread::spawn(move || {
         s.serve(&listener);
-        if let Ok(mut m) = LISTENERS.lock() {
+        if let Ok(mut m) = SERVED.lock() {
             if let Some(m) = m.as_mut() {
-                if m.get(&copy).is_some_and(|l| Arc::ptr_eq(l, &listener)) {
+                if m.get(&copy).is_some_and(|s| Arc::ptr_eq(&s.listener, &listener)) {
                     m.remove(&copy);
                 }
             }
@@ -317,6 +405,25 @@ impl Supervisor {
         if nr & X32_BIT != 0 {
             warn!("pid {}: an x32 call {nr:#x} that names processes; refused (ENOSYS)", self.copy);
             return Answer::Errno(libc::ENOSYS);
+        }
+        if !self.homes.is_empty() && (crate::fd::home_file::FD_CALLS.contains(&i64::from(nr)) || i64::from(nr) == libc::SYS_mmap) {
+            let homes = std::mem::take(&mut self.homes);
+            let copy = self.copy;
+            let mut ask = |fd: i32, op: crate::peer::proto::FileOp| match self.ask(Request::HomeFile { pid: copy, fd, op }) {
+                Ok(Response::FileDone { ret, data }) => Ok((ret, data.into_vec())),
+                Ok(Response::Errno(e)) => Err(e),
+                other => {
+                    warn!("pid {copy}: a file operation on its home: {other:?}");
+                    Err(libc::EIO)
+                }
+            };
+            let served = crate::fd::home_file::serve(copy, tid, i64::from(nr), args, &homes, &mut ask);
+            self.homes = homes;
+            return match served {
+                None => Answer::Continue,
+                Some(crate::fd::home_file::Outcome::Value(v)) => Answer::Value(v),
+                Some(crate::fd::home_file::Outcome::Errno(e)) => Answer::Errno(e),
+            };
         }
         let caller = tgid_of(tid).unwrap_or(tid);
         let is_copy = caller == self.copy;
@@ -563,20 +670,60 @@ pub fn answer_kill(node: &Node, pid: u32, target: i32, signal: u32, peer_ip: IpA
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_filter_notifies_each_call_and_allows_the_rest() {
-        let f = PreparedFilter::new();
-        let p = &f._program;
-        // 5 header instructions, one comparison per call, ALLOW, USER_NOTIF.
-        assert_eq!(p.len(), 5 + CALLS.len() + 2);
-        for (i, nr) in CALLS.iter().enumerate() {
-            let j = &p[5 + i];
-            assert_eq!(j.k, *nr as u32);
-            // The jump lands on the last instruction (USER_NOTIF).
-            assert_eq!(5 + i + 1 + j.jt as usize, p.len() - 1);
+    /// What the filter returns for a call (the instructions `program` uses, run as the
+    /// kernel's BPF interpreter would).
+    fn run(p: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        let word = |off: u32| -> u32 {
+            match off {
+                0 => nr,
+                4 => arch,
+                o if o >= 16 && (o - 16) % 8 == 0 => args[((o - 16) / 8) as usize] as u32,
+                o => panic!("load at {o}"),
+            }
+        };
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = &p[pc];
+            pc += 1;
+            match u32::from(i.code) {
+                c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => a = word(i.k),
+                c if c == libc::BPF_ALU | libc::BPF_AND | libc::BPF_K => a &= i.k,
+                c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
+                c if c == libc::BPF_RET | libc::BPF_K => return i.k,
+                c => panic!("instruction {c:#x}"),
+            }
         }
-        assert_eq!(p[p.len() - 1].k, libc::SECCOMP_RET_USER_NOTIF);
-        assert_eq!(p[p.len() - 2].k, libc::SECCOMP_RET_ALLOW);
+    }
+
+    #[test]
+    fn the_filter_takes_the_calls_and_the_home_descriptors_only() {
+        let f = PreparedFilter::new(&[5, 9]);
+        let p = &f._program;
+        let (notify, allow, x86) = (libc::SECCOMP_RET_USER_NOTIF, libc::SECCOMP_RET_ALLOW, AUDIT_ARCH_X86_64);
+        let nr = |n: libc::c_long| n as u32;
+        assert_eq!(run(p, x86, nr(libc::SYS_getppid), [0; 6]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_kill), [1, 2, 0, 0, 0, 0]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_getpid), [0; 6]), allow);
+        assert_eq!(run(p, 0x4000_0003, nr(libc::SYS_getppid), [0; 6]), allow, "not x86-64: as it is");
+        assert_eq!(run(p, x86, nr(libc::SYS_getppid) | X32_BIT, [0; 6]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_read), [5, 0, 0, 0, 0, 0]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_pwrite64), [9, 0, 0, 0, 0, 0]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_read), [6, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(run(p, x86, nr(libc::SYS_read), [5 | (1 << 32), 0, 0, 0, 0, 0]), notify, "an int: the low half");
+        assert_eq!(run(p, x86, nr(libc::SYS_mmap), [0, 4096, 1, 2, 9, 0]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_mmap), [5, 4096, 1, 2, u64::MAX, 0]), allow);
+        assert_eq!(run(p, x86, nr(libc::SYS_sendfile), [1, 2, 0, 0, 0, 0]), notify);
+        assert_eq!(run(p, x86, nr(libc::SYS_exit_group), [5, 0, 0, 0, 0, 0]), allow);
+        // Without home descriptors, no descriptor is looked at.
+        let bare = PreparedFilter::new(&[]);
+        assert_eq!(run(&bare._program, x86, nr(libc::SYS_read), [5, 0, 0, 0, 0, 0]), allow);
+        // The most descriptors still fit the jumps.
+        let many: Vec<i32> = (3..3 + MAX_HOME_FDS as i32).collect();
+        let big = PreparedFilter::new(&many);
+        assert_eq!(run(&big._program, x86, nr(libc::SYS_getppid), [0; 6]), notify);
+        assert_eq!(run(&big._program, x86, nr(libc::SYS_read), [66, 0, 0, 0, 0, 0]), notify);
+        assert_eq!(run(&big._program, x86, nr(libc::SYS_mmap), [0, 0, 0, 0, 66, 0]), notify);
+        assert_eq!(run(&big._program, x86, nr(libc::SYS_read), [67, 0, 0, 0, 0, 0]), allow);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::genl::{ModuleClient, PagerRef};
 use crate::image::Image;
 use crate::node::Node;
 use crate::peer::channel::Channel;
-use crate::peer::proto::{Mode, Request, Response, RestoreOffer};
+use crate::peer::proto::{FdSpec, Mode, Request, Response, RestoreOffer};
 use crate::session::fault_channel::{self, FaultChannel};
 use crate::session::Session;
 use crate::uapi_gen as uapi;
@@ -98,7 +98,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         return fail(&mut ch, refuse(format!("{}: {MAX_BUILDING} restores in progress already; try again", crate::node::hostname())));
     };
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let (child, relay_plan, homecoming, listener) = match run(&mut session, offer) {
+    let (child, relay_plan, homecoming, listener, homes) = match run(&mut session, offer) {
         Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
@@ -112,7 +112,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
     }
     // Its calls that name its home's processes (getppid, kill of its parent...).
     if let Some(l) = listener {
-        super::home_calls::supervise(node, child, &offer_home, l);
+        super::home_calls::supervise(node, child, &offer_home, l, homes);
     }
     // Standard input/output served through the deputy: its relays to the home.
     let relay = relay_plan.and_then(|p| crate::fd::relay::start(node, p, pid, &offer_home));
@@ -279,7 +279,7 @@ fn pid_free_soon(node: &Node, pid: u32) -> bool {
 /// What a restore leaves running: the task's pid, the stand-ins of its standard input/output
 /// if its home serves them (`fd::relay`), whether it came home, and the listener of its
 /// home-call filter (`home_calls`) if it has a deputy away.
-type Restored = (u32, Option<crate::fd::relay::Plan>, bool, Option<OwnedFd>);
+type Restored = (u32, Option<crate::fd::relay::Plan>, bool, Option<OwnedFd>, Vec<crate::fd::home_file::HomeFd>);
 
 /// The restore proper.
 fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
@@ -316,12 +316,30 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
     let mut fds = Vec::new();
     crate::fd::stdio::new_arrival(pid).map_err(|e| refuse(e.to_string()))?;
     let mut relay_plan = if offer.deputy && !homecoming { Some(crate::fd::relay::plan(&offer.fds).map_err(refuse)?) } else { None };
+    // Files of the home served at any offset (`fd::home_file`): a stand-in each.
+    let mut homes = Vec::new();
     for spec in offer.fds.iter().filter(|_| !homecoming) {
         if relay_plan.is_some() {
             if crate::fd::relay::takes(spec) {
                 continue;
             }
-            crate::fd::relay::check_read_only(spec, &offer.fd_ids, &offer.identity).map_err(refuse)?;
+            let served_by_home = crate::fd::relay::home_served(spec)
+                || crate::fd::relay::check_read_only(spec, &offer.fd_ids, &offer.identity)
+                    .inspect_err(|e| log::info!("pid {pid}: {e}: read through its home"))
+                    .is_err();
+            if served_by_home {
+                let (fd, path, flags) = match spec {
+                    FdSpec::File { fd, path, flags, .. } | FdSpec::Home { fd, path, flags } => (*fd, path.clone(), *flags),
+                    FdSpec::Detached { .. } => continue, // taken above
+                };
+                if fd >= PARK_FD || homes.len() >= super::home_calls::MAX_HOME_FDS {
+                    return Err(refuse(format!("descriptor {fd} ({path}): too many or too high to serve through the home")));
+                }
+                let (theirs, ours) = crate::fd::home_file::stand_in(&path).map_err(|e| refuse(format!("a stand-in for {path}: {e}")))?;
+                fds.push((fd, theirs));
+                homes.push(crate::fd::home_file::HomeFd { fd, path, flags, ours });
+                continue;
+            }
         }
         let (num, f) = crate::fd::restore(spec, pid, &offer.identity).map_err(|e| refuse(e.to_string()))?;
         if num >= PARK_FD {
@@ -362,7 +380,8 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
     // A copy whose home keeps its deputy gets a group of its own here, so that its tree's
     // group is its alone (`home_calls` answers for it as the home group).
     let own_group = relay_plan.as_ref().is_some_and(|p| p.own_group) || offer.deputy;
-    let filter = (offer.deputy && !homecoming).then(super::home_calls::PreparedFilter::new);
+    let home_fds: Vec<i32> = homes.iter().map(|h| h.fd).collect();
+    let filter = (offer.deputy && !homecoming).then(|| super::home_calls::PreparedFilter::new(&home_fds));
     if let Some(p) = relay_plan.as_mut() {
         fds.append(&mut p.for_process);
     }
@@ -442,7 +461,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
         error(format!("link lost before the source heard that pid {child} runs: {e}"))
     })?;
     drop(ctl);
-    Ok((child, relay_plan, homecoming, listener))
+    Ok((child, relay_plan, homecoming, listener, homes))
 }
 
 /// Wait until the stub has rebuilt the layout (the control descriptor polls readable).

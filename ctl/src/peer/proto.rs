@@ -34,6 +34,9 @@ pub enum FdSpec {
     /// input from /dev/null, output to /var/log/migr/PID.out on the target, until the
     /// home-node forwarding exists.
     Detached { fd: i32, what: String, tty: Option<TtyState> },
+    /// A regular file of the process's home, served there through its deputy (`fd::home_file`):
+    /// on the target the descriptor is a stand-in whose every use goes to the home.
+    Home { fd: i32, path: String, flags: i32 },
 }
 
 /// A terminal's modes (struct termios, as bytes: both nodes are x86-64 Linux) and size.
@@ -155,6 +158,33 @@ pub enum Request {
     /// From the node that holds the copy of `pid` to its home: kill(target, signal) there,
     /// as the deputy's user (target 0: the deputy's group). Noted or Errno.
     HomeKill { pid: u32, target: i32, signal: u32 },
+    /// From the node that holds the copy of `pid` to its home: `op` on the deputy's
+    /// descriptor `fd` (`fd::home_file`). FileDone or Errno.
+    HomeFile { pid: u32, fd: i32, op: FileOp },
+}
+
+/// One operation on a file of the home, as the process made it (`fd::home_file`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum FileOp {
+    Read { len: u32 },
+    Pread { len: u32, off: i64 },
+    Write { data: serde_bytes::ByteBuf },
+    Pwrite { data: serde_bytes::ByteBuf, off: i64 },
+    Lseek { off: i64, whence: i32 },
+    /// struct stat (fstat, fstatat with AT_EMPTY_PATH).
+    Fstat,
+    /// struct statx (statx with AT_EMPTY_PATH).
+    Statx { flags: i32, mask: u32 },
+    Fsync,
+    Fdatasync,
+    Ftruncate { len: i64 },
+    GetFlags,
+    SetFlags { flags: i32 },
+    /// fcntl with a struct flock (as bytes): F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW.
+    Lock { cmd: i32, flock: Vec<u8> },
+    Flock { op: i32 },
+    /// The process closed its descriptor: release the locks of the open file description.
+    Unlock,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -177,6 +207,9 @@ pub enum Response {
     Ids { ppid: u32, pgid: u32, sid: u32 },
     /// A system call made for another node failed with this errno.
     Errno(i32),
+    /// Answer to HomeFile: the call's result, and the bytes it read (read, pread, a stat
+    /// structure, a lock description).
+    FileDone { ret: i64, data: serde_bytes::ByteBuf },
 }
 
 #[cfg(test)]

@@ -113,6 +113,7 @@ fn handle(stream: TcpStream, node: Arc<Node>, slot: HandshakeSlot) {
             Request::Holds { pid } => crate::migrate::deputy::holds(&node, pid, ch.peer_ip()),
             Request::HasDeputy { pid } => crate::migrate::deputy::has_deputy(&node, pid),
             Request::HomeIds { pid, of } => crate::migrate::home_calls::answer_ids(&node, pid, of, ch.peer_ip(), &peer),
+            Request::HomeFile { pid, fd, op } => crate::fd::home_file::answer(&node, pid, fd, op, ch.peer_ip(), &peer),
             Request::HomeKill { pid, target, signal } => {
                 crate::migrate::home_calls::answer_kill(&node, pid, target, signal, ch.peer_ip(), &peer)
             }
@@ -151,6 +152,7 @@ fn answer(req: Request, node: &Node) -> Response {
         | Request::HasDeputy { .. }
         | Request::HomeIds { .. }
         | Request::HomeKill { .. }
+        | Request::HomeFile { .. }
         | Request::RelayIn { .. }
         | Request::RelayOut { .. }
         | Request::RelayData { .. }
