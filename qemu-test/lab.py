@@ -364,18 +364,23 @@ class Lab:
         """Splat lines on the consoles since the mark (since byte `since` if given; only those
         before the first line containing `before`, if given; a node that never printed it
         counts whole). With allow_oom, the OOM killer's reports (from "invoked oom-killer" to
-        "Out of memory: Killed process", a stack dump among them) are not splats: a scenario
-        that runs a node out of memory expects them."""
+        "Out of memory: Killed process", a stack dump among them) and the reports of
+        allocations that failed meanwhile (from "page allocation failure" to the memory
+        summary's "pages reserved": a network driver's atomic allocation, say) are not
+        splats: a scenario that runs a node out of memory expects them."""
         found = []
         for node in self.nodes:
-            in_oom = False
+            end_of_report = None
             for line in node.console_text(since).splitlines():
                 if before and before in line:
                     break
                 if allow_oom and 'invoked oom-killer:' in line:
-                    in_oom = True
-                if in_oom:
-                    in_oom = not re.search(r'Out of memory( \(oom_kill_allocating_task\))?: Killed process', line)
+                    end_of_report = r'Out of memory( \(oom_kill_allocating_task\))?: Killed process'
+                elif allow_oom and re.search(r'\] \S+: page allocation failure: ', line):
+                    end_of_report = r'\] \d+ pages reserved$'
+                if end_of_report:
+                    if re.search(end_of_report, line):
+                        end_of_report = None
                     continue
                 if SPLAT.search(line):
                     found.append(f'{node.name}: {line.strip()}')

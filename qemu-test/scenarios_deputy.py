@@ -108,12 +108,7 @@ def deputy_comes_home(lab, t):
     n1.ok(f'kill -USR1 {pid}')
     wait_for(n1, r'^usr1 1$', timeout=30)
     migrate(n2, pid, n3, t)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == pid and r['direction'] == 'out']
-        if out and out[-1].get('now_on') == 'node3':
-            break
-        time.sleep(0.5)
+    wait_now_on(n1, pid, n3)
     n1.ok(f'kill -USR1 {pid}')
     wait_for(n1, r'^usr1 2$', timeout=30)
     rc, said = n3.sh(f'migctl migrate {pid} --to home {t.mode_args}', timeout=300)
@@ -227,6 +222,7 @@ def on_screen(node, d, pattern, timeout=60):
 SESSION = [(r'hello\n', r'got: hello \(1\)'),
            ('MOVE', None),
            (r'second line\n', r'got: second line \(2\)'),
+           (r'tty\n', r'^via /dev/tty'),
            ('!resize 40 120', r'winch 40 120'),
            (r'size\n', r'size 40 120'),
            (r'raw\n', r'raw on'),
@@ -387,6 +383,25 @@ def deputy_picture(lab, t):
     print(f'NOTE keystroke echo on node1\'s terminal: unmoved {latency[0]}; moved to node2 {latency[1]}', flush=True)
 
 
+def wait_now_on(home, pid, node):
+    """Until the home's record of pid says it runs on node (the node it left told it)."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        out = [r for r in json.loads(home.ok('migctl ps --json')) if r['pid'] == pid and r['direction'] == 'out']
+        if out and out[-1].get('now_on') == node.name:
+            return
+        time.sleep(0.5)
+
+
+def moved_on_twice(n1, n2, n3, pid, t):
+    """pid moves node1 -> node2 with its deputy, then node2 -> node3, until node1's record
+    says it runs on node3."""
+    migrate(n1, pid, n2, t, extra='--deputy')
+    migrate(n2, pid, n3, t)
+    wait_now_on(n1, pid, n3)
+    expect(alive(n3, pid), f'pid {pid} does not run on node3')
+
+
 def deputy_home_calls(lab, t):
     """See homecalls.desc: a moved child's calls that name its parent and its group."""
     n1, n2, n3 = lab.node(1), lab.node(2), lab.node(3)
@@ -406,15 +421,7 @@ def deputy_home_calls(lab, t):
     expect('child exited 7' in base_out and ': 1\n' in base_out, f'unmigrated run: {base_out!r}')
 
     child = start('out')
-    migrate(n1, child, n2, t, extra='--deputy')
-    migrate(n2, child, n3, t)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == child and r['direction'] == 'out']
-        if out and out[-1].get('now_on') == 'node3':
-            break
-        time.sleep(0.5)
-    expect(alive(n3, child), f'the child {child} does not run on node3')
+    moved_on_twice(n1, n2, n3, child, t)
     n3.ok(f'touch /tmp/labtest-go.{child}')
     moved_out = wait_for(n1, r'^parent got ', path='/tmp/out', timeout=120)
     expect(moved_out == base_out, f'moved: {moved_out!r}\nunmigrated: {base_out!r}')
@@ -428,9 +435,17 @@ def deputy_home_file(lab, t):
     for n in (n2, n3):
         n.ok('head -c 3000 /dev/urandom > /tmp/hf.conf; rm -f /tmp/hf.db')
     cmd = 'homefile /tmp/hf.db /tmp/hf.conf'
+    def locks_held(out, node):
+        """At "locks held", another process of node1 finds its locks held; then go on."""
+        wait_for(n1, r'^locks held$', path=out)
+        seen = n1.ok('homefile lockcheck /tmp/hf.db')
+        expect(seen.split() == 'record lock held by another flock held by another'.split(), f'lockcheck: {seen!r}')
+        node.ok(f'touch /tmp/labtest-go.{pid}')
+
     pid = start_with_parent(n1, cmd, 'base')
     wait_for(n1, r'^ready$', path='/tmp/base')
     n1.ok(f'touch /tmp/labtest-go.{pid}')
+    locks_held('/tmp/base', n1)
     base_status = parent_saw(n1, 'base')
     base_out, base_db = text(n1, '/tmp/base'), n1.ok('sha256sum < /tmp/hf.db')
     expect(base_status == 'status 0' and 'db 6000 bytes' in base_out, f'unmigrated: {base_status!r} {base_out!r}')
@@ -438,22 +453,16 @@ def deputy_home_file(lab, t):
     n1.ok('rm -f /tmp/hf.db')
     pid = start_with_parent(n1, cmd, 'out')
     wait_for(n1, r'^ready$')
-    migrate(n1, pid, n2, t, extra='--deputy')
-    migrate(n2, pid, n3, t)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        out = [r for r in json.loads(n1.ok('migctl ps --json')) if r['pid'] == pid and r['direction'] == 'out']
-        if out and out[-1].get('now_on') == 'node3':
-            break
-        time.sleep(0.5)
-    expect(alive(n3, pid), f'pid {pid} does not run on node3')
+    moved_on_twice(n1, n2, n3, pid, t)
     if t.mode == 'eager':
         # This variant comes home first: its deputy's own descriptors, at their offsets.
         rc, said = n3.sh(f'migctl migrate {pid} --to home {t.mode_args}', timeout=300)
         expect(rc == 0 and re.search(rf'pid {pid} migrated to node1', said), f'--to home: rc {rc}: {said!r}')
         n1.ok(f'touch /tmp/labtest-go.{pid}')
+        locks_held('/tmp/out', n1)
     else:
         n3.ok(f'touch /tmp/labtest-go.{pid}')
+        locks_held('/tmp/out', n3)
     status = parent_saw(n1, 'out', timeout=120)
     moved_out = text(n1)
     expect(moved_out == base_out, f'moved: {moved_out!r}\nunmigrated: {base_out!r}')

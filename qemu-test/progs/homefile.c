@@ -6,7 +6,8 @@
  * (read-write) with 8 KiB of a pattern; says "ready" and waits for go (labtest). Then, one
  * line each: the rest of CONF read (its size and a checksum) and fstat's size of it; on DB:
  * pwrite, lseek + write, the offset lseek reports, pread, fstat's size, ftruncate and the
- * size after, a record lock set and tested (fcntl), flock, fsync, F_GETFL's access mode,
+ * size after, a record lock set and tested (fcntl), flock, fsync; "locks held" and a second
+ * go (meanwhile `homefile lockcheck DB`, another process, finds both locks held); F_GETFL's access mode,
  * readv and writev at the file offset; a checksum of the whole of DB. Never moved and moved
  * with a deputy (the files stay on the home node), the output and DB must be the same.
  */
@@ -33,10 +34,19 @@ int main(int argc, char **argv)
 	unsigned char buf[8192], head[10];
 	struct stat st;
 	if (argc != 3) {
-		fprintf(stderr, "usage: homefile DB CONF\n");
+		fprintf(stderr, "usage: homefile DB CONF | homefile lockcheck DB\n");
 		return 2;
 	}
 	lt_init();
+	if (!strcmp(argv[1], "lockcheck")) {
+		/* Another process of the node: are DB's record lock and flock held? */
+		int fd = open(argv[2], O_RDWR);
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10 };
+		lt_check(fd >= 0, "open %s", argv[2]);
+		lt_say("record lock %s", fcntl(fd, F_SETLK, &lk) == 0 ? "free" : "held by another");
+		lt_say("flock %s", flock(fd, LOCK_EX | LOCK_NB) == 0 ? "free" : "held by another");
+		return 0;
+	}
 	int conf = open(argv[2], O_RDONLY);
 	lt_check(conf >= 0, "open %s", argv[2]);
 	lt_check(read(conf, head, sizeof(head)) == sizeof(head), "read head");
@@ -73,6 +83,8 @@ int main(int argc, char **argv)
 	lt_say("getlk: %d type %s", r, probe.l_type == F_UNLCK ? "unlocked" : "locked");
 	lt_say("flock: %d", flock(db, LOCK_EX));
 	lt_say("fsync: %d", fsync(db));
+	lt_say("locks held");
+	lt_wait_go();
 	lt_say("access mode rdwr: %d", (fcntl(db, F_GETFL) & O_ACCMODE) == O_RDWR);
 	lseek(db, 90, SEEK_SET);
 	char a[8] = { 0 }, b[8] = { 0 };

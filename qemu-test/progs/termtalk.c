@@ -3,6 +3,8 @@
  * calculator would be. Prints "ready" (and a prompt "> "), then per line typed:
  *   "size"      prints the terminal's size: "size ROWS COLS";
  *   "quit N"    exits with status N;
+ *   "tty"       opens /dev/tty (its controlling terminal) and writes "via /dev/tty" there
+ *               (or prints why it cannot);
  *   "raw"       switches the terminal to raw mode ("raw on"), reads keys one at a time and
  *               prints each as "key NN" (hex) until 'q', then restores the modes it found
  *               ("cooked");
@@ -10,6 +12,8 @@
  *               seeded heap (anonymous memory, so that a lazy move has pages to fetch).
  * A SIGWINCH prints "winch ROWS COLS" at the next prompt. ^C ends it by SIGINT (no handler).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,6 +74,16 @@ int main(void)
 			size("size");
 		} else if (!strncmp(line, "quit ", 5)) {
 			return atoi(line + 5);
+		} else if (!strcmp(line, "tty")) {
+			int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+
+			if (fd < 0) {
+				printf("no /dev/tty: %s\n", strerror(errno));
+			} else {
+				if (write(fd, "via /dev/tty\n", 13) != 13 || !isatty(fd))
+					printf("/dev/tty is not a terminal\n");
+				close(fd);
+			}
 		} else if (!strcmp(line, "raw")) {
 			struct termios old, raw;
 			char c;

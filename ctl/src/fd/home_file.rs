@@ -15,7 +15,7 @@
 //!   descriptor is the process's own open file (pidfd_getfd), so the offset, the status flags
 //!   and flock locks are those the process would have at home. Record locks (F_SETLK...) are
 //!   taken as open-file-description locks (F_OFD_*: the home daemon is not the process, so
-//!   process-owned locks would be the daemon's). Anything else on such a descriptor (mmap,
+//!   process-owned locks would be the daemon's); a blocking one is tried until granted. Anything else on such a descriptor (mmap,
 //!   dup, sendfile, ioctl, ...) fails with ENOSYS (mmap: ENODEV) and is logged, never done on
 //!   the stand-in.
 //! - Home: `answer` does the operation on the deputy's descriptor, for the node that holds
@@ -139,12 +139,30 @@ fn is_stand_in(tid: u32, fd: i32, ours: &OwnedFd) -> bool {
 }
 
 /// The task's memory, read and written as the kernel would for the call.
-struct TaskMem {
-    tid: u32,
+pub struct TaskMem {
+    pub tid: u32,
 }
 
 impl TaskMem {
-    fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
+    /// The NUL-terminated string at `addr` (at most `max` bytes; EFAULT, ENAMETOOLONG).
+    pub fn string(&self, addr: u64, max: usize) -> Result<Vec<u8>, i32> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < max {
+            // Up to the end of the page: the next one may not be mapped.
+            let len = (4096 - (at % 4096) as usize).min(max - out.len());
+            let chunk = self.read(at, len)?;
+            if let Some(end) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+            at += len as u64;
+        }
+        Err(libc::ENAMETOOLONG)
+    }
+
+    pub fn read(&self, addr: u64, len: usize) -> Result<Vec<u8>, i32> {
         use nix::sys::uio::{process_vm_readv, RemoteIoVec};
         let mut buf = vec![0u8; len];
         if len == 0 {
@@ -242,7 +260,14 @@ pub fn serve(copy: u32, tid: u32, nr: i64, args: &[u64; 6], homes: &[HomeFd], as
         libc::SYS_fsync => ask(fd, FileOp::Fsync).map(|r| r.0),
         libc::SYS_fdatasync => ask(fd, FileOp::Fdatasync).map(|r| r.0),
         libc::SYS_ftruncate => ask(fd, FileOp::Ftruncate { len: args[1] as i64 }).map(|r| r.0),
-        libc::SYS_flock => ask(fd, FileOp::Flock { op: args[1] as i32 }).map(|r| r.0),
+        libc::SYS_flock => {
+            let op = args[1] as i32;
+            if op & libc::LOCK_NB != 0 || op & libc::LOCK_UN != 0 {
+                ask(fd, FileOp::Flock { op }).map(|r| r.0)
+            } else {
+                until_granted(tid, || ask(fd, FileOp::Flock { op: op | libc::LOCK_NB }).map(|r| r.0), libc::EWOULDBLOCK)
+            }
+        }
         libc::SYS_fcntl => fcntl(&mem, args[1] as i32, args[2], fd, ask),
         libc::SYS_mmap => {
             warn!("pid {copy}: mmap of descriptor {fd} ({}), a file of its home: refused (ENODEV)", h.path);
@@ -321,6 +346,23 @@ fn vectored(mem: &TaskMem, reading: bool, iov: u64, count: u64, fd: i32, ask: As
     Ok(total)
 }
 
+/// A blocking lock: tried without blocking until it is granted (`busy`: the errno that says
+/// another holds it), as long as the task waits, so that neither the home's thread nor the
+/// connection is held by a wait of unbounded length.
+fn until_granted(tid: u32, mut try_once: impl FnMut() -> Result<i64, i32>, busy: i32) -> Result<i64, i32> {
+    loop {
+        match try_once() {
+            Err(e) if e == busy || e == libc::EACCES => {
+                if !std::path::Path::new(&format!("/proc/{tid}")).exists() {
+                    return Err(libc::EINTR);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
+}
+
 fn stat(mem: &TaskMem, buf: u64, fd: i32, op: FileOp, ask: Ask<'_>) -> Result<i64, i32> {
     let (r, data) = ask(fd, op)?;
     mem.write(buf, &data)?;
@@ -342,6 +384,10 @@ fn fcntl(mem: &TaskMem, cmd: i32, arg: u64, fd: i32, ask: Ask<'_>) -> Result<i64
             // An open file description's lock names no process (l_pid 0).
             let pid_at = std::mem::offset_of!(libc::flock, l_pid);
             flock[pid_at..pid_at + 4].copy_from_slice(&0i32.to_ne_bytes());
+            if ofd == libc::F_OFD_SETLKW {
+                let tid = mem.tid;
+                return until_granted(tid, || ask(fd, FileOp::Lock { cmd: libc::F_OFD_SETLK, flock: flock.clone() }).map(|r| r.0), libc::EAGAIN);
+            }
             let (r, back) = ask(fd, FileOp::Lock { cmd: ofd, flock })?;
             if ofd == libc::F_OFD_GETLK {
                 mem.write(arg, &back)?;
@@ -505,6 +551,19 @@ mod tests {
         lock[..2].copy_from_slice(&(libc::F_WRLCK as i16).to_ne_bytes());
         assert_eq!(operate(fd, FileOp::Lock { cmd: libc::F_OFD_SETLK, flock: lock.clone() }).unwrap().0, 0);
         assert_eq!(operate(fd, FileOp::Lock { cmd: libc::F_SETLK, flock: lock }), Err(libc::EINVAL));
+    }
+
+    #[test]
+    fn a_task_string_is_read_up_to_its_nul_across_pages() {
+        let mem = TaskMem { tid: std::process::id() };
+        // A string that starts 5 bytes before a page boundary.
+        let mut buf = vec![0u8; 3 * 4096];
+        let start = 4096 - (buf.as_ptr() as usize % 4096) + 4096 - 5;
+        buf[start..start + 8].copy_from_slice(b"/dev/tty");
+        let at = buf.as_ptr() as u64 + start as u64;
+        assert_eq!(mem.string(at, 16).unwrap(), b"/dev/tty");
+        assert_eq!(mem.string(at, 4), Err(libc::ENAMETOOLONG));
+        assert_eq!(mem.string(8, 16), Err(libc::EFAULT));
     }
 
     #[test]

@@ -25,8 +25,9 @@
 //!   home terminal is the shell's, in its modes of before; the relay reads it again, raw,
 //!   once the process runs again.
 //!
-//! Not carried: the session and process group ids on the target, a controlling terminal
-//! there (`/dev/tty`), stdio sockets (refused).
+//! Not carried: a controlling terminal there (an open of `/dev/tty` is given the stand-in by
+//! `migrate::home_calls`, and the session and group ids are answered from the home there),
+//! stdio sockets (refused).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -112,6 +113,15 @@ pub struct Plan {
     pub own_group: bool,
     /// The daemon's ends, for `start`.
     ends: Vec<End>,
+}
+
+impl Plan {
+    /// The stand-in terminal's master, if there is one: a new reference (`home_calls` opens
+    /// the terminal again from it for the process's `/dev/tty`).
+    pub fn terminal_master(&self) -> Option<OwnedFd> {
+        let m = self.ends.iter().find(|e| e.tty)?.to_process.as_ref()?;
+        m.try_clone().ok().map(OwnedFd::from)
+    }
 }
 
 struct End {

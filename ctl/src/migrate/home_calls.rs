@@ -44,6 +44,9 @@ use crate::peer::channel::Channel;
 use crate::peer::ping::resolve;
 use crate::peer::proto::{Identity, Request, Response};
 
+/// A connection to the home idle this long is closed (the home closes it after the peer
+/// timeout, 60 s).
+const IDLE: Duration = Duration::from_secs(20);
 /// Most descriptors served through the home (the filter's jumps must stay short).
 pub const MAX_HOME_FDS: usize = 64;
 /// The bit that marks an x32 system call number.
@@ -65,6 +68,9 @@ const CALLS: [libc::c_long; 12] = [
     libc::SYS_rt_tgsigqueueinfo,
     libc::SYS_pidfd_open,
 ];
+
+/// The opens, taken when the process has a stand-in terminal: its `/dev/tty` is that one.
+const OPENS: [libc::c_long; 3] = [libc::SYS_open, libc::SYS_openat, libc::SYS_openat2];
 
 /// The filter, built before the stub's clone: its child only makes system calls with it.
 pub struct PreparedFilter {
@@ -102,7 +108,7 @@ enum Label {
 /// The filter: every call in CALLS; a call of `home_file::FD_CALLS` (or mmap) whose
 /// descriptor argument is one of `home_fds`; sendfile, splice, copy_file_range and tee when
 /// any of their descriptors is (checked in the supervisor).
-fn program(home_fds: &[i32]) -> Vec<libc::sock_filter> {
+fn program(home_fds: &[i32], take_opens: bool) -> Vec<libc::sock_filter> {
     let ld = |off: u32| Insn::Plain(stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, off));
     let ret = |v: u32| Insn::Plain(stmt(libc::BPF_RET | libc::BPF_K, v));
     // seccomp_data: nr at 0, arch at 4, args from 16 (8 bytes each, little-endian).
@@ -116,6 +122,11 @@ fn program(home_fds: &[i32]) -> Vec<libc::sock_filter> {
     ];
     for nr in CALLS {
         p.push(Insn::IfEqual(nr as u32, Label::Notify));
+    }
+    if take_opens {
+        for nr in OPENS {
+            p.push(Insn::IfEqual(nr as u32, Label::Notify));
+        }
     }
     if !home_fds.is_empty() {
         for nr in crate::fd::home_file::FD_CALLS.iter().chain(&[libc::SYS_mmap]) {
@@ -165,8 +176,9 @@ fn program(home_fds: &[i32]) -> Vec<libc::sock_filter> {
 
 impl PreparedFilter {
     /// `home_fds`: the process's descriptors served through its home (`fd::home_file`).
-    pub fn new(home_fds: &[i32]) -> Self {
-        let mut program = program(home_fds).into_boxed_slice();
+    /// `take_opens`: its opens are looked at (it has a stand-in terminal: `/dev/tty`).
+    pub fn new(home_fds: &[i32], take_opens: bool) -> Self {
+        let mut program = program(home_fds, take_opens).into_boxed_slice();
         let fprog = libc::sock_fprog { len: program.len() as u16, filter: program.as_mut_ptr() };
         PreparedFilter { _program: program, fprog }
     }
@@ -295,12 +307,15 @@ fn tgid_of(tid: u32) -> Option<u32> {
 }
 
 /// What the supervisor tells the kernel for one call.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum Answer {
     /// Let the call run as it is, here.
     Continue,
     Value(i64),
     Errno(i32),
+    /// Give the task this file as a new descriptor (lowest free; close-on-exec if asked),
+    /// whose number the call returns.
+    NewFd(OwnedFd, bool),
 }
 
 /// The supervisor of one copy: answers its tree's calls, asking its home when needed.
@@ -316,10 +331,19 @@ struct Supervisor {
     channel: Option<Channel>,
     /// Its descriptors served through the home (`fd::home_file`).
     homes: Vec<crate::fd::home_file::HomeFd>,
+    /// The master of its stand-in terminal, if it has one (its `/dev/tty`).
+    tty_master: Option<OwnedFd>,
 }
 
 /// Start supervising `copy`'s calls with `listener`, until no task uses its filter.
-pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd, homes: Vec<crate::fd::home_file::HomeFd>) {
+pub fn supervise(
+    node: &Arc<Node>,
+    copy: u32,
+    home: &str,
+    listener: OwnedFd,
+    homes: Vec<crate::fd::home_file::HomeFd>,
+    tty_master: Option<OwnedFd>,
+) {
     let (_, group_here, session_here) = stat_ids(copy).unwrap_or((0, copy, 0));
     let listener = Arc::new(listener);
     if let Ok(mut m) = SERVED.lock() {
@@ -335,6 +359,7 @@ pub fn supervise(node: &Arc<Node>, copy: u32, home: &str, listener: OwnedFd, hom
         home_group: None,
         channel: None,
         homes,
+        tty_master,
     };
     std::thread::spawn(move || {
         s.serve(&listener);
@@ -355,7 +380,13 @@ impl Supervisor {
         loop {
             let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+            let r = unsafe { libc::poll(&mut pfd, 1, IDLE.as_millis() as i32) };
+            if r == 0 {
+                // Idle: close the connection before the home's timeout would (a request on
+                // a connection the home closed could not tell whether it was done there).
+                self.channel = None;
+                continue;
+            }
             if r < 0 {
                 if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                     continue;
@@ -377,6 +408,21 @@ impl Supervisor {
                 Answer::Continue => resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
                 Answer::Value(v) => resp.val = v,
                 Answer::Errno(e) => resp.error = -e,
+                Answer::NewFd(f, cloexec) => {
+                    let mut add = libc::seccomp_notif_addfd {
+                        id: req.id,
+                        flags: libc::SECCOMP_ADDFD_FLAG_SEND as u32,
+                        srcfd: f.as_raw_fd() as u32,
+                        newfd: 0,
+                        newfd_flags: if cloexec { libc::O_CLOEXEC as u32 } else { 0 },
+                    };
+                    // SAFETY: the ioctl reads one seccomp_notif_addfd; with FLAG_SEND it also
+                    // answers the call with the new descriptor's number.
+                    if unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_ADDFD, &mut add) } >= 0 {
+                        continue;
+                    }
+                    resp.error = -std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EMFILE);
+                }
             }
             // SAFETY: the ioctl reads one seccomp_notif_resp. ENOENT: the caller is gone.
             unsafe { libc::ioctl(fd, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
@@ -425,6 +471,9 @@ impl Supervisor {
                 Some(crate::fd::home_file::Outcome::Errno(e)) => Answer::Errno(e),
             };
         }
+        if OPENS.contains(&i64::from(nr)) {
+            return self.open(tid, i64::from(nr), args);
+        }
         let caller = tgid_of(tid).unwrap_or(tid);
         let is_copy = caller == self.copy;
         let arg = |i: usize| args[i] as i32 as i64; // pid_t arguments
@@ -452,6 +501,34 @@ impl Supervisor {
             }
             _ => Answer::Continue,
         }
+    }
+
+    /// An open: `/dev/tty` is the stand-in terminal (its controlling terminal at home); any
+    /// other path opens as it is.
+    fn open(&mut self, tid: u32, nr: i64, args: &[u64; 6]) -> Answer {
+        let Some(master) = self.tty_master.as_ref() else { return Answer::Continue };
+        let mem = crate::fd::home_file::TaskMem { tid };
+        let (path_at, flags) = match nr {
+            libc::SYS_open => (args[0], args[1] as i32),
+            libc::SYS_openat => (args[1], args[2] as i32),
+            _ => match mem.read(args[2], 8) {
+                Ok(how) => (args[1], u64::from_ne_bytes(how[..8].try_into().unwrap_or_default()) as i32),
+                Err(e) => return Answer::Errno(e),
+            },
+        };
+        if mem.string(path_at, 16).as_deref() != Ok(b"/dev/tty".as_slice()) || flags & libc::O_PATH != 0 {
+            return Answer::Continue;
+        }
+        // A new open file of the stand-in terminal (TIOCGPTPEER: its own flags, as an open of
+        // /dev/tty gives).
+        let peer_flags = flags & (libc::O_ACCMODE | libc::O_NONBLOCK) | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: TIOCGPTPEER on our terminal master returns a new descriptor.
+        let f = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, peer_flags) };
+        if f < 0 {
+            return Answer::Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENXIO));
+        }
+        // SAFETY: just created.
+        Answer::NewFd(unsafe { OwnedFd::from_raw_fd(f) }, flags & libc::O_CLOEXEC != 0)
     }
 
     /// getpgid (field 1) or getsid (field 2) of `pid`.
@@ -566,9 +643,17 @@ impl Supervisor {
         }
     }
 
-    /// One request to the home, on a kept connection (opened again once if it broke).
+    /// One request to the home, on a kept connection. If it breaks, the request is sent again
+    /// on a new one only if doing it twice is the same as once (asking ids, a stat): a
+    /// write or a signal may have been done before the answer was lost.
     fn ask(&mut self, req: Request) -> Result<Response, String> {
-        for attempt in 0..2 {
+        use crate::peer::proto::FileOp;
+        let idempotent = match &req {
+            Request::HomeIds { .. } => true,
+            Request::HomeFile { op, .. } => matches!(op, FileOp::Fstat | FileOp::Statx { .. } | FileOp::GetFlags | FileOp::Pread { .. }),
+            _ => false,
+        };
+        for attempt in 0..if idempotent { 2 } else { 1 } {
             if self.channel.is_none() {
                 let addr = resolve(&self.home).map_err(|e| e.to_string())?;
                 let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
@@ -581,13 +666,13 @@ impl Supervisor {
                 Ok(r) => return Ok(r),
                 Err(e) => {
                     self.channel = None;
-                    if attempt == 1 {
+                    if attempt == 1 || !idempotent {
                         return Err(e.to_string());
                     }
                 }
             }
         }
-        Err("unreachable".into())
+        Err("no connection to the home".into())
     }
 }
 
@@ -697,7 +782,7 @@ mod tests {
 
     #[test]
     fn the_filter_takes_the_calls_and_the_home_descriptors_only() {
-        let f = PreparedFilter::new(&[5, 9]);
+        let f = PreparedFilter::new(&[5, 9], true);
         let p = &f._program;
         let (notify, allow, x86) = (libc::SECCOMP_RET_USER_NOTIF, libc::SECCOMP_RET_ALLOW, AUDIT_ARCH_X86_64);
         let nr = |n: libc::c_long| n as u32;
@@ -714,12 +799,14 @@ mod tests {
         assert_eq!(run(p, x86, nr(libc::SYS_mmap), [5, 4096, 1, 2, u64::MAX, 0]), allow);
         assert_eq!(run(p, x86, nr(libc::SYS_sendfile), [1, 2, 0, 0, 0, 0]), notify);
         assert_eq!(run(p, x86, nr(libc::SYS_exit_group), [5, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(run(p, x86, nr(libc::SYS_openat), [0; 6]), notify, "opens, with a terminal");
         // Without home descriptors, no descriptor is looked at.
-        let bare = PreparedFilter::new(&[]);
+        let bare = PreparedFilter::new(&[], false);
         assert_eq!(run(&bare._program, x86, nr(libc::SYS_read), [5, 0, 0, 0, 0, 0]), allow);
+        assert_eq!(run(&bare._program, x86, nr(libc::SYS_openat), [0; 6]), allow);
         // The most descriptors still fit the jumps.
         let many: Vec<i32> = (3..3 + MAX_HOME_FDS as i32).collect();
-        let big = PreparedFilter::new(&many);
+        let big = PreparedFilter::new(&many, true);
         assert_eq!(run(&big._program, x86, nr(libc::SYS_getppid), [0; 6]), notify);
         assert_eq!(run(&big._program, x86, nr(libc::SYS_read), [66, 0, 0, 0, 0, 0]), notify);
         assert_eq!(run(&big._program, x86, nr(libc::SYS_mmap), [0, 0, 0, 0, 66, 0]), notify);

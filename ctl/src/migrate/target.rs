@@ -98,7 +98,7 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         return fail(&mut ch, refuse(format!("{}: {MAX_BUILDING} restores in progress already; try again", crate::node::hostname())));
     };
     let mut session = Session::new(node.clone(), record, pid, ch, module);
-    let (child, relay_plan, homecoming, listener, homes) = match run(&mut session, offer) {
+    let (child, relay_plan, homecoming) = match run(&mut session, offer) {
         Ok(ran) => ran,
         Err(f) => return fail(&mut session.peer, f),
     };
@@ -109,10 +109,6 @@ pub fn restore(node: &Arc<Node>, mut ch: Channel, offer: RestoreOffer, peer: &st
         node.table.came_home(pid);
     } else if offer_deputy {
         super::deputy::watch_home(node, pid, offer_home.clone());
-    }
-    // Its calls that name its home's processes (getppid, kill of its parent...).
-    if let Some(l) = listener {
-        super::home_calls::supervise(node, child, &offer_home, l, homes);
     }
     // Standard input/output served through the deputy: its relays to the home.
     let relay = relay_plan.and_then(|p| crate::fd::relay::start(node, p, pid, &offer_home));
@@ -277,9 +273,8 @@ fn pid_free_soon(node: &Node, pid: u32) -> bool {
 }
 
 /// What a restore leaves running: the task's pid, the stand-ins of its standard input/output
-/// if its home serves them (`fd::relay`), whether it came home, and the listener of its
-/// home-call filter (`home_calls`) if it has a deputy away.
-type Restored = (u32, Option<crate::fd::relay::Plan>, bool, Option<OwnedFd>, Vec<crate::fd::home_file::HomeFd>);
+/// if its home serves them (`fd::relay`), and whether it came home.
+type Restored = (u32, Option<crate::fd::relay::Plan>, bool);
 
 /// The restore proper.
 fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
@@ -381,11 +376,11 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
     // group is its alone (`home_calls` answers for it as the home group).
     let own_group = relay_plan.as_ref().is_some_and(|p| p.own_group) || offer.deputy;
     let home_fds: Vec<i32> = homes.iter().map(|h| h.fd).collect();
-    let filter = (offer.deputy && !homecoming).then(|| super::home_calls::PreparedFilter::new(&home_fds));
+    let mut tty_master = relay_plan.as_ref().and_then(|p| p.terminal_master());
+    let filter = (offer.deputy && !homecoming).then(|| super::home_calls::PreparedFilter::new(&home_fds, tty_master.is_some()));
     if let Some(p) = relay_plan.as_mut() {
         fds.append(&mut p.for_process);
     }
-    let mut listener = None;
     let child = if homecoming {
         let mut argv = argv.to_vec();
         argv[1] = "@FD@".into();
@@ -398,11 +393,16 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
         log::info!("pid {pid}: home again in its deputy");
         pid
     } else {
-        let (child, l) = spawn_stub(pid, &argv, &fds, &stub_fd, own_group, filter.as_ref()).map_err(|e| match e {
+        let (child, listener) = spawn_stub(pid, &argv, &fds, &stub_fd, own_group, filter.as_ref()).map_err(|e| match e {
             nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
             e => refuse(format!("cannot start the stub: {e}")),
         })?;
-        listener = l;
+        // Its calls that name its home's processes or files (getppid, kill of its parent,
+        // a file at an offset...), from now: the stub's own opens are looked at too. If the
+        // restore fails, the stub's end ends the supervisor.
+        if let Some(l) = listener {
+            super::home_calls::supervise(&node, child, &offer.home, l, std::mem::take(&mut homes), tty_master.take());
+        }
         child
     };
     drop(stub_fd);
@@ -461,7 +461,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
         error(format!("link lost before the source heard that pid {child} runs: {e}"))
     })?;
     drop(ctl);
-    Ok((child, relay_plan, homecoming, listener, homes))
+    Ok((child, relay_plan, homecoming))
 }
 
 /// Wait until the stub has rebuilt the layout (the control descriptor polls readable).
