@@ -9,7 +9,8 @@
  * its parent's group (and getpgid(0), getpgid(parent)), getsid(0) its parent's session
  * (getsid(parent)); what kill(parent, 0), kill(parent, SIGUSR1), kill(0, SIGUSR2) and
  * kill(-group, SIGURG) return; that it got both itself (its group includes it);
- * its heap's checksum; then exits 7. The parent then prints what it got and the child's
+ * a grandchild it forks then checks its parent (the child), group and session and signals
+ * the child; its heap's checksum; then exits 7. The parent then prints what it got and the child's
  * status. Never moved, every relation holds and every kill returns 0; moved with a deputy
  * (its parent stays home), the output must be the same.
  */
@@ -21,11 +22,12 @@
 #include <unistd.h>
 #include "lib/labtest.h"
 
-static volatile sig_atomic_t usr1, usr2, urg;
+static volatile sig_atomic_t usr1, usr2, urg, winch;
 
 static void on_usr1(int sig) { (void)sig; usr1++; }
 static void on_usr2(int sig) { (void)sig; usr2++; }
 static void on_urg(int sig) { (void)sig; urg++; }
+static void on_winch(int sig) { (void)sig; winch++; }
 
 static void child(pid_t parent, pid_t group, size_t mib)
 {
@@ -51,6 +53,23 @@ static void child(pid_t parent, pid_t group, size_t mib)
 	for (int waited = 0; (usr2 < 1 || urg < 1) && waited < 30000; waited += 10)
 		lt_sleep_ms(10);
 	lt_say("the child got its group's SIGUSR2 %d, SIGURG %d", (int)usr2, (int)urg);
+	/* A grandchild born where the child runs now: its parent is the child, its group and
+	 * session still the parent's; a signal it sends the child stays where they both are. */
+	pid_t me = getpid(), g = fork();
+	lt_check(g >= 0, "fork");
+	if (g == 0) {
+		lt_say("grandchild: getppid is the child: %d", getppid() == me);
+		lt_say("grandchild: getpgrp is the parent's group: %d", getpgrp() == group);
+		lt_say("grandchild: getsid(0) is the parent's session: %d", getsid(0) == getsid(parent));
+		lt_say("grandchild: kill(child, SIGWINCH): %d", kill(me, SIGWINCH));
+		_exit(9);
+	}
+	int st;
+	while (waitpid(g, &st, 0) < 0)
+		;
+	for (int waited = 0; winch < 1 && waited < 30000; waited += 10)
+		lt_sleep_ms(10);
+	lt_say("grandchild exited %d; the child got SIGWINCH %d", WEXITSTATUS(st), (int)winch);
 	for (size_t i = 0; i < n; i++)
 		sum = sum * 31 + heap[i];
 	lt_say("checksum %016llx", (unsigned long long)sum);
@@ -74,6 +93,8 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = on_urg;
 	sigaction(SIGURG, &sa, NULL);
+	sa.sa_handler = on_winch;
+	sigaction(SIGWINCH, &sa, NULL);
 	pid_t parent = getpid(), group = getpgrp();
 	pid_t pid = fork();
 	lt_check(pid >= 0, "fork");
