@@ -404,8 +404,7 @@ fn fcntl(mem: &TaskMem, cmd: i32, arg: u64, fd: i32, ask: Ask<'_>) -> Result<i64
 /// Home: `HomeFile` from the node that holds the copy of `pid`: `op` on the deputy's
 /// descriptor `fd`.
 pub fn answer(node: &Node, pid: u32, fd: i32, op: FileOp, peer_ip: IpAddr, peer: &str) -> Response {
-    let holder = node.table.deputy_holder(pid);
-    if !holder.is_some_and(|at| crate::peer::ping::resolve(&at).is_ok_and(|a| a.ip() == peer_ip)) {
+    if !crate::migrate::home_calls::from_holder(node, pid, peer_ip) {
         warn!("peer {peer} asks a file operation for pid {pid}: it does not hold that copy; refused");
         return Response::Error(format!("{}: the sender does not hold a copy of pid {pid}", crate::node::hostname()));
     }

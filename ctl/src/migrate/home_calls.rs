@@ -701,7 +701,7 @@ pub fn as_process<T: Send>(who: &Identity, f: impl FnOnce() -> T + Send) -> std:
 }
 
 /// Whether `peer_ip` is the node that holds the copy of `pid` (the home's record).
-fn from_holder(node: &Node, pid: u32, peer_ip: IpAddr) -> bool {
+pub(crate) fn from_holder(node: &Node, pid: u32, peer_ip: IpAddr) -> bool {
     node.table.deputy_holder(pid).is_some_and(|at| resolve(&at).is_ok_and(|a| a.ip() == peer_ip))
 }
 
