@@ -145,8 +145,16 @@ def _run_cell(lab, mib, percent, method, step):
     step[0] = 'waiting for the result on node2'
     result = dict(line.split(' ', 1) for line in
                   poll(n2, 'cat /tmp/bench/result', timeout=300 + mib).splitlines())
+    # The program stays until told: a method whose source lets go by itself (the push, a
+    # stop-and-copy) is timed by that; one whose source serves until the program ends is told
+    # now.
+    lets_go = method in bench_methods.RELEASE_BY_ITSELF
+    if not lets_go:
+        n2.ok('touch /tmp/bench/exit')
     step[0] = 'waiting for node1 to be released'
     released = int(poll(n1, 'cat /tmp/released', timeout=300 + mib).strip())
+    if lets_go:
+        n2.ok('touch /tmp/bench/exit')
     step[0] = 'collecting figures'
     after = iface_bytes(n1)
     # node1's clock minus node2's, from the probe with the shortest round trip.

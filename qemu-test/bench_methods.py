@@ -119,6 +119,10 @@ METHODS = {
     'criu-lazy': (criu_lazy(tls=False), criu_stats),
     'criu-lazy-tls': (criu_lazy(tls=True), criu_stats),
 }
+# Methods after which node1 lets go while the program still runs on node2 (the others' source
+# serves pages until the program ends): the bench tells the program to end only after that,
+# so a lazy move with push is released when the push is done, and its rate can be measured.
+RELEASE_BY_ITSELF = {'migr-eager', 'migr-lazy', 'criu-dump', 'criu-dump-tls'}
 # What `make bench` runs unless told (--methods): CRIU's lazy-pages over TLS only by request,
 # to keep the whole bench near 30 minutes.
 DEFAULT = ['migr-eager', 'migr-lazy', 'migr-lazy-nopush', 'criu-dump', 'criu-dump-tls', 'criu-lazy']

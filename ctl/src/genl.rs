@@ -39,11 +39,13 @@ pub enum ModuleEvent {
 pub struct ModuleClient {
     sock: NlSocketHandle,
     family: u16,
+    /// Page data goes by its own socket (`page_sink`), opened at the first batch.
+    pages: Option<crate::page_sink::PageSink>,
 }
 
 /// Map a netlink error number from the kernel to what the user should read; the number is
 /// kept (callers match on it, e.g. ESRCH: the task is gone).
-fn errno_error(errno: i32) -> CtlError {
+pub(crate) fn errno_error(errno: i32) -> CtlError {
     match nix::errno::Errno::from_raw(errno.abs()) {
         nix::errno::Errno::EPERM => CtlError::PermissionDenied,
         e => CtlError::Module(ModuleError::Errno(e)),
@@ -78,7 +80,7 @@ impl ModuleClient {
                 CtlError::ModuleNotLoaded
             }
         })?;
-        Ok(ModuleClient { sock, family })
+        Ok(ModuleClient { sock, family, pages: None })
     }
 
     /// Send one command with the given attributes (nested ones marked by `nested`) and
@@ -266,13 +268,11 @@ impl ModuleClient {
 
     /// Deliver a batch of runs, split into pieces the netlink attribute can carry.
     pub fn page_batch(&mut self, pager: PagerRef, batch: &crate::peer::proto::PageBatch, kind: u32) -> Result<()> {
-        let max = uapi::MAX_PAGE_RUN as usize * 4096;
-        for (addr, data) in &batch.runs {
-            for (i, piece) in data.chunks(max).enumerate() {
-                self.page_data(pager, addr + (i * max) as u64, piece, kind)?;
-            }
-        }
-        Ok(())
+        let sink = match self.pages.as_mut() {
+            Some(s) => s,
+            None => self.pages.insert(crate::page_sink::PageSink::open(self.family)?),
+        };
+        sink.deliver(pager, batch, kind)
     }
 
     pub fn pager_end(&mut self, pager: PagerRef, end: u32) -> Result<()> {

@@ -17,6 +17,7 @@ pub mod info;
 pub mod local;
 pub mod migrate;
 pub mod node;
+pub mod page_sink;
 pub mod nodes;
 pub mod peer;
 pub mod session;

@@ -11,8 +11,10 @@
  *
  *   node NAME / last_source_ns T / first_target_ns T / touch_ns T / pages N / check ok|BAD
  *
- * (one "key value" per line) and exits 0 (1 on a bad word, 2 if it was never moved in 30
- * minutes). It opens files only for a moment and keeps stdin/out/err as given, so CRIU can
+ * (one "key value" per line); then it stays (its memory still mapped) until DIR/exit exists,
+ * so that a method whose source lets go without the process ending (the push) is timed by
+ * that alone, and exits 0 (1 on a bad word, 2 if it was never moved or never told to exit in
+ * 30 minutes). It opens files only for a moment and keeps stdin/out/err as given, so CRIU can
  * dump it with /dev/null there; its heartbeat state lives on the stack, so a lazy restore
  * does not fault on it before the first beat.
  */
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
 	uint64_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t prev, t, deadline, touch_start, touch_ns;
 	size_t bad = 0;
-	char text[512];
+	char text[512], path[512];
 
 	if (mem == MAP_FAILED || percent < 0 || percent > 100) {
 		fprintf(stderr, "benchload: mmap %ld MiB / percent %ld\n", mib, percent);
@@ -105,5 +107,11 @@ int main(int argc, char **argv)
 		 here.nodename, (unsigned long long)prev, (unsigned long long)t,
 		 (unsigned long long)touch_ns, touch, bad ? "BAD" : "ok");
 	write_file(dir, "result", text);
+	snprintf(path, sizeof(path), "%s/exit", dir);
+	while (access(path, F_OK) != 0) {
+		if (now_ns() > deadline)
+			return 2;
+		nanosleep(&beat, NULL);
+	}
 	return bad ? 1 : 0;
 }

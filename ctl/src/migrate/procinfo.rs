@@ -164,3 +164,21 @@ mod confinement_tests {
         assert_eq!(confinement_refusal(std::process::id()), None);
     }
 }
+
+/// Who holds a pid on this node, for a refusal that names it ("pid 3137 is in use on this
+/// node: by 'sleep' (state S, parent 201)"): a thread's id counts as well as a process's.
+pub fn holder_of(pid: u32) -> String {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return String::new();
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let tgid = field("Tgid:");
+    let thread = if tgid != pid.to_string() { format!(", a thread of {tgid}") } else { String::new() };
+    format!(": by '{}' (state {}, parent {}{thread})", field("Name:"), field("State:"), field("PPid:"))
+}

@@ -299,7 +299,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
             return Err(refuse("its user or group ids changed away from home: coming home with them is not supported yet"));
         }
     } else if !pid_free_soon(&node, pid) {
-        return Err(refuse(format!("pid {pid} is in use on this node")));
+        return Err(refuse(format!("pid {pid} is in use on this node{}", procinfo::holder_of(pid))));
     }
     for f in &offer.files {
         files::check(f).map_err(refuse)?;
@@ -394,7 +394,7 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
         pid
     } else {
         let (child, listener) = spawn_stub(pid, &argv, &fds, &stub_fd, own_group, filter.as_ref()).map_err(|e| match e {
-            nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node")),
+            nix::errno::Errno::EEXIST => refuse(format!("pid {pid} is in use on this node{}", procinfo::holder_of(pid))),
             e => refuse(format!("cannot start the stub: {e}")),
         })?;
         // Its calls that name its home's processes or files (getppid, kill of its parent,

@@ -24,6 +24,8 @@ use super::proto::WIRE_VERSION;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 const MAX_NOISE: usize = 65535;
 const TAG: usize = 16;
+/// What one read from the socket may take: four of the largest frames.
+const READ_BUFFER: usize = 4 * (2 + MAX_NOISE);
 /// The largest message a peer may send: a page batch is about 1 MiB (pages::BATCH_BYTES),
 /// a restore offer (the image, the files, the descriptors) far less. What a peer announces
 /// costs the receiver nothing until its bytes have come (see `recv`).
@@ -56,7 +58,11 @@ pub enum ChannelError {
 pub struct Channel {
     stream: TcpStream,
     noise: snow::TransportState,
-    buf: Vec<u8>,
+    /// Bytes read from the socket and not yet taken: `rbuf[rpos..rend]`. Room for several
+    /// whole frames (at least one of the largest).
+    rbuf: Vec<u8>,
+    rpos: usize,
+    rend: usize,
     /// The peer's name in our peers file.
     pub peer_name: String,
 }
@@ -116,7 +122,7 @@ impl Channel {
         let n = hs.write_message(&[], &mut buf).map_err(|_| ChannelError::Auth)?;
         write_frame(&mut stream, &buf[..n])?;
         let noise = hs.into_transport_mode().map_err(|_| ChannelError::Auth)?;
-        let mut ch = Channel { stream, noise, buf: vec![0u8; 2 + MAX_NOISE], peer_name };
+        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, peer_name };
         // The responder checks our key last; it closes the connection if it refuses it.
         let mut answer = Vec::new();
         ch.recv_frame_into(&mut answer).map_err(|e| match e {
@@ -147,7 +153,7 @@ impl Channel {
         hs.read_message(&last, &mut buf).map_err(|_| ChannelError::Auth)?;
         let peer_name = check_peer(&hs, identity)?;
         let noise = hs.into_transport_mode().map_err(|_| ChannelError::Auth)?;
-        let mut ch = Channel { stream, noise, buf: vec![0u8; 2 + MAX_NOISE], peer_name };
+        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, peer_name };
         ch.send_frame(ACCEPTED)?;
         Ok(ch)
     }
@@ -180,40 +186,77 @@ impl Channel {
         self.stream.set_read_timeout(None)
     }
 
-    /// Encrypt `plain` right behind the frame's length in `buf` and send both with one write:
-    /// no copy of the data besides the cipher's own (page data is most of what we send, and
-    /// every pass over it counts in a small VM).
+    /// Append one frame holding `plain` to `out`: its length, then the Noise message,
+    /// encrypted straight into place (the cipher's pass is the only copy).
+    fn seal_into(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), ChannelError> {
+        let at = out.len();
+        out.resize(at + 2 + plain.len() + TAG, 0);
+        let n = self.noise.write_message(plain, &mut out[at + 2..]).map_err(|_| ChannelError::Auth)?;
+        out[at..at + 2].copy_from_slice(&(n as u16).to_be_bytes());
+        out.truncate(at + 2 + n);
+        Ok(())
+    }
+
+    /// One frame by itself (the responder's `ACCEPTED`).
     fn send_frame(&mut self, plain: &[u8]) -> Result<(), ChannelError> {
-        let n = self.noise.write_message(plain, &mut self.buf[2..]).map_err(|_| ChannelError::Auth)?;
-        self.buf[..2].copy_from_slice(&(n as u16).to_be_bytes());
-        self.stream.write_all(&self.buf[..2 + n])?;
+        let mut out = Vec::new();
+        self.seal_into(plain, &mut out)?;
+        Ok(self.stream.write_all(&out)?)
+    }
+
+    /// At least `need` bytes in `rbuf[rpos..rend]`, reading what the socket has (as much
+    /// as fits, so a reply of several frames, or two replies, costs one read).
+    fn fill(&mut self, need: usize) -> std::io::Result<()> {
+        if self.rend - self.rpos >= need {
+            return Ok(());
+        }
+        if self.rpos + need > self.rbuf.len() {
+            self.rbuf.copy_within(self.rpos..self.rend, 0);
+            self.rend -= self.rpos;
+            self.rpos = 0;
+        }
+        while self.rend - self.rpos < need {
+            match self.stream.read(&mut self.rbuf[self.rend..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => self.rend += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
     /// Receive one frame and append its plaintext to `out` (decrypted in place there).
     fn recv_frame_into(&mut self, out: &mut Vec<u8>) -> Result<(), ChannelError> {
-        let mut len = [0u8; 2];
-        self.stream.read_exact(&mut len)?;
-        let len = u16::from_be_bytes(len) as usize;
-        self.stream.read_exact(&mut self.buf[..len])?;
+        self.fill(2)?;
+        let len = u16::from_be_bytes([self.rbuf[self.rpos], self.rbuf[self.rpos + 1]]) as usize;
+        self.fill(2 + len)?;
+        let frame = &self.rbuf[self.rpos + 2..self.rpos + 2 + len];
         let at = out.len();
         out.resize(at + len, 0);
-        let n = self.noise.read_message(&self.buf[..len], &mut out[at..]).map_err(|_| ChannelError::Auth)?;
+        let n = self.noise.read_message(frame, &mut out[at..]).map_err(|_| ChannelError::Auth)?;
         out.truncate(at + n);
+        self.rpos += 2 + len;
         Ok(())
     }
 
+    /// One message: its length frame and its data frames go out with one write (one
+    /// system call, and as few segments as TCP can make of them: a fault's request and its
+    /// page answer are each one round of the link).
     pub fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), ChannelError> {
         let bytes = postcard::to_stdvec(msg).map_err(|e| ChannelError::Decode(e.to_string()))?;
-        self.send_frame(&(bytes.len() as u32).to_be_bytes())?;
+        let frames = 1 + bytes.len().div_ceil(MAX_NOISE - TAG);
+        let mut out = Vec::with_capacity(bytes.len() + frames * (2 + TAG) + 4);
+        self.seal_into(&(bytes.len() as u32).to_be_bytes(), &mut out)?;
         for chunk in bytes.chunks(MAX_NOISE - TAG) {
-            self.send_frame(chunk)?;
+            self.seal_into(chunk, &mut out)?;
         }
+        self.stream.write_all(&out)?;
         Ok(())
     }
 
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T, ChannelError> {
-        let mut len = Vec::with_capacity(MAX_NOISE);
+        let mut len = Vec::with_capacity(4 + TAG);
         self.recv_frame_into(&mut len)?;
         let len: [u8; 4] = len.as_slice().try_into().map_err(|_| ChannelError::Decode("bad length frame".into()))?;
         let len = u32::from_be_bytes(len) as usize;
@@ -300,6 +343,27 @@ mod tests {
         match c.recv::<Response>().unwrap() {
             Response::Error(m) => assert_eq!(m.len(), 200_000),
             other => panic!("unexpected {other:?}"),
+        }
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn messages_sent_back_to_back_arrive_whole_and_in_order() {
+        // The receiver reads ahead: messages that come in one read are taken one at a time.
+        let (mut c, mut s) = connected("ahead");
+        let t = std::thread::spawn(move || {
+            for i in 0..20u64 {
+                s.send(&Request::Ping { nonce: i }).unwrap();
+                s.send(&Response::Error("y".repeat(70_000 + i as usize))).unwrap();
+            }
+            s
+        });
+        for i in 0..20u64 {
+            assert_eq!(c.recv::<Request>().unwrap(), Request::Ping { nonce: i });
+            match c.recv::<Response>().unwrap() {
+                Response::Error(m) => assert_eq!(m.len(), 70_000 + i as usize),
+                other => panic!("unexpected {other:?}"),
+            }
         }
         t.join().unwrap();
     }
