@@ -89,26 +89,38 @@ pub fn read_batches<E: From<PageError>>(
     let mut batch = PageBatch { runs: Vec::new() };
     let mut batch_bytes = 0usize;
     let mut done = 0u64;
-    let mut buf = vec![0u8; (READ_PAGES * PAGE) as usize];
     for r in runs {
         let mut off = 0;
         while off < r.pages {
             let n = (r.pages - off).min(READ_PAGES);
             let start = r.start + off * PAGE;
-            let chunk = &mut buf[..(n * PAGE) as usize];
-            mem.read_exact_at(chunk, start).map_err(|source| PageError::Read { addr: start, source })?;
+            // Read straight into the run that will be sent: no copy between the read and
+            // the cipher (only all-zero pages, when skipped, split it).
+            let mut data = vec![0u8; (n * PAGE) as usize];
+            mem.read_exact_at(&mut data, start).map_err(|source| PageError::Read { addr: start, source })?;
             off += n;
             done += n * PAGE;
-            for (i, page) in chunk.chunks_exact(PAGE as usize).enumerate() {
-                if r.zero_skip && page.iter().all(|&b| b == 0) {
-                    continue;
+            let zero = |p: &[u8]| p.iter().all(|&b| b == 0);
+            if !r.zero_skip || !data.chunks_exact(PAGE as usize).any(zero) {
+                batch_bytes += data.len();
+                batch.runs.push((start, data.into()));
+            } else {
+                let mut from = None;
+                for (i, page) in data.chunks_exact(PAGE as usize).enumerate() {
+                    match (zero(page), from) {
+                        (false, None) => from = Some(i),
+                        (true, Some(f)) => {
+                            batch.runs.push((start + f as u64 * PAGE, data[f * PAGE as usize..i * PAGE as usize].to_vec().into()));
+                            batch_bytes += (i - f) * PAGE as usize;
+                            from = None;
+                        }
+                        _ => {}
+                    }
                 }
-                let addr = start + i as u64 * PAGE;
-                match batch.runs.last_mut() {
-                    Some((s, d)) if *s + d.len() as u64 == addr => d.extend_from_slice(page),
-                    _ => batch.runs.push((addr, page.to_vec().into())),
+                if let Some(f) = from {
+                    batch.runs.push((start + f as u64 * PAGE, data[f * PAGE as usize..].to_vec().into()));
+                    batch_bytes += data.len() - f * PAGE as usize;
                 }
-                batch_bytes += PAGE as usize;
             }
             if batch_bytes >= BATCH_BYTES {
                 send(std::mem::replace(&mut batch, PageBatch { runs: Vec::new() }), done)?;
@@ -146,6 +158,33 @@ mod tests {
         assert!(!wanted(0, false));
         assert!(!wanted(PM_PRESENT | PM_FILE, true)); // page cache, same file on target
         assert!(wanted(PM_PRESENT, true)); // copy-on-write copy
+    }
+
+    #[test]
+    fn zero_pages_are_left_out_and_the_rest_kept_in_place() {
+        let mut buf = vec![0u8; 8 * PAGE as usize];
+        let base = (buf.as_ptr() as u64 + PAGE - 1) / PAGE * PAGE;
+        let off = (base - buf.as_ptr() as u64) as usize;
+        // Pages 0, 2, 3 and 5 of six hold data; 1 and 4 are zero.
+        for p in [0usize, 2, 3, 5] {
+            buf[off + p * PAGE as usize + 7] = p as u8 + 1;
+        }
+        let mem = File::open("/proc/self/mem").unwrap();
+        for zero_skip in [true, false] {
+            let mut got = Vec::new();
+            read_batches(&mem, &[Run { start: base, pages: 6, zero_skip }], |b, done| {
+                assert_eq!(done, 6 * PAGE);
+                got.extend(b.runs.into_iter().map(|(a, d)| ((a - base) / PAGE, d.to_vec())));
+                Ok::<(), PageError>(())
+            })
+            .unwrap();
+            let want: Vec<(u64, Vec<u8>)> = if zero_skip {
+                vec![(0, buf[off..off + 4096].to_vec()), (2, buf[off + 2 * 4096..off + 4 * 4096].to_vec()), (5, buf[off + 5 * 4096..off + 6 * 4096].to_vec())]
+            } else {
+                vec![(0, buf[off..off + 6 * 4096].to_vec())]
+            };
+            assert_eq!(got, want, "zero_skip {zero_skip}");
+        }
     }
 
     #[test]

@@ -157,8 +157,10 @@ impl FaultChannel {
                     ch.send(&Request::Fault { addr: page })?;
                     // The faulting page alone first (its arrival wakes the task), then the window.
                     let first = fault_pages(&mut ch)?;
+                    let t1 = t0.elapsed().as_micros();
                     deliver(&mut m, pager, &first, uapi::PAGE_KIND_FAULT)?;
                     let us = t0.elapsed().as_micros() as u64;
+                    log::debug!("fault at {page:#x}: answer after {t1} us, in the pager after {us} us");
                     // The pager asks again for a fault still waiting after 1 s: on a loaded
                     // node those copies queue up behind the first request and would each cost
                     // a round trip for a page already placed.

@@ -237,8 +237,11 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
         // Two answers: the faulting page alone, sent before the window is even read, so the
         // task waits for one page's round trip and no more; then the window (maybe empty)
         // while the task runs on.
+        let t0 = std::time::Instant::now();
         let answer = srv.read_page(page).and_then(|first| {
+            let t1 = t0.elapsed().as_micros();
             ch.send(&Response::FaultPages(first)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            log::debug!("fault at {page:#x}: read in {t1} us, sent after {} us", t0.elapsed().as_micros());
             let rest = srv.read_window(page, window)?;
             let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / PAGE).sum();
             ch.send(&Response::FaultPages(rest)).map_err(|e| std::io::Error::other(e.to_string()))?;
