@@ -41,11 +41,14 @@ use crate::bind::global::{Global, GlobalOwner};
 use crate::bind::mm::{vm, MmRef};
 use crate::bind::netlink::{Message, Request};
 use crate::bind::task::{clock, sleep_killable_ns, ModuleRef};
-use crate::bind::uffd::{self, HelperMm, Staging, Uffd, UffdDev, UffdEvent};
+use crate::bind::uffd::{self, HelperMm, Staging, Uffd, UffdDev, UffdEvent, STAGING_PAGES};
 use crate::fault::{self, FaultPoint};
 use crate::registry::Registry;
 use crate::segments::Segments;
 use crate::uapi_gen::{self as uapi, PageKind, PagerEnd};
+
+// A `page-data` request's run fits one staging area (placed with one UFFDIO_COPY).
+const _: () = assert!(STAGING_PAGES == uapi::MAX_PAGE_RUN as usize);
 
 /// A request not answered in this long is sent again (events can be dropped).
 const RESEND_MS: u64 = 1_000;
@@ -433,6 +436,69 @@ impl Pager {
         }
     }
 
+    /// Place a run of the source's pages (at most `STAGING_PAGES`) in every address space
+    /// that misses them: one UFFDIO_COPY per stretch that is contiguous in a space, which
+    /// places a pushed run with one call instead of one per page. A page where a copy stopped
+    /// (already there, mappings changing, a mapping's end) goes through `deliver`, page by
+    /// page in every space, whose answers to those cases are the same as ever (a space that
+    /// already got it by the run says EEXIST: answered). Returns how many pages were placed
+    /// somewhere. Called with the pager's mutex held (`g`); sleeps (the ioctls take the
+    /// task's mmap lock).
+    fn deliver_run(&self, g: &mut Inner, st: &Staging, src: u64, data: &[u8]) -> Result<usize> {
+        let n = data.len() / PAGE_SIZE;
+        if n == 0 || n > STAGING_PAGES || data.len() % PAGE_SIZE != 0 {
+            return Err(code::EINVAL);
+        }
+        let mut placed = [false; STAGING_PAGES];
+        let mut by_page = [false; STAGING_PAGES];
+        for space in g.spaces.iter_mut().filter(|s| !s.dead) {
+            let mut k = 0;
+            while k < n {
+                let Some(start) = space.segments.addr_of(src + (k * PAGE_SIZE) as u64) else {
+                    k += 1;
+                    continue;
+                };
+                let mut end = k + 1;
+                while end < n && space.segments.addr_of(src + (end * PAGE_SIZE) as u64) == Some(start + ((end - k) * PAGE_SIZE) as u64) {
+                    end += 1;
+                }
+                let done = match space.uffd.copy_run(st, start, &data[k * PAGE_SIZE..end * PAGE_SIZE]) {
+                    Ok(bytes) => bytes / PAGE_SIZE,
+                    Err(e) if e == code::ESRCH => {
+                        space.dead = true;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                };
+                placed[k..k + done].iter_mut().for_each(|p| *p = true);
+                let placed_end = start + (done * PAGE_SIZE) as u64;
+                if space.waiting.iter().any(|w| w.addr >= start && w.addr < placed_end) {
+                    let mut keep = KVec::new();
+                    for w in core::mem::take(&mut space.waiting) {
+                        if w.addr >= start && w.addr < placed_end {
+                            self.answered(&w);
+                        } else {
+                            keep.push(w, GFP_KERNEL)?;
+                        }
+                    }
+                    space.waiting = keep;
+                }
+                if k + done < end {
+                    by_page[k + done] = true;
+                    k += done + 1;
+                } else {
+                    k = end;
+                }
+            }
+        }
+        for m in (0..n).filter(|&m| by_page[m]) {
+            if self.deliver(g, st, src + (m * PAGE_SIZE) as u64, &data[m * PAGE_SIZE..(m + 1) * PAGE_SIZE])? {
+                placed[m] = true;
+            }
+        }
+        Ok(placed[..n].iter().filter(|&&p| p).count())
+    }
+
     /// Place the source's page `src` in every address space where it is missing.
     fn deliver(&self, g: &mut Inner, st: &Staging, src: u64, data: &[u8]) -> Result<bool> {
         let mut placed = false;
@@ -645,11 +711,10 @@ pub(crate) fn page_data(req: &Request<'_>) -> Result {
     }
     Staging::with(|st| {
         let mut g = p.inner.lock();
-        for (i, page) in data.chunks_exact(PAGE_SIZE).enumerate() {
-            let src = addr + (i * PAGE_SIZE) as u64;
-            if p.deliver(&mut g, st, src, page)? {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+        for (i, run) in data.chunks(STAGING_PAGES * PAGE_SIZE).enumerate() {
+            let src = addr + (i * STAGING_PAGES * PAGE_SIZE) as u64;
+            let placed = p.deliver_run(&mut g, st, src, run)?;
+            counter.fetch_add(placed as u64, Ordering::Relaxed);
         }
         Ok(())
     })

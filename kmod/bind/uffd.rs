@@ -205,6 +205,27 @@ impl Uffd {
         ioctl(&self.file, st, unsafe { ffi::migr_uffdio_copy }, &mut c).map(|_| ())
     }
 
+    /// Place a run of whole pages (at most [`STAGING_PAGES`]) at `dst` with one UFFDIO_COPY
+    /// (waking the faults on them): how many bytes from the start were placed, all of them
+    /// or fewer where the copy stopped (a page already there, the run leaving its mapping,
+    /// the mappings changing: the kernel places pages in order and stops at the first it
+    /// cannot). The caller places the page it stopped at with [`Uffd::copy`], which tells
+    /// those cases apart. Errors: ESRCH, the mm is gone; EFAULT/EINVAL from the staging.
+    pub(crate) fn copy_run(&self, st: &Staging, dst: u64, data: &[u8]) -> Result<usize> {
+        if data.is_empty() || data.len() % PAGE_SIZE != 0 {
+            return Err(code::EINVAL);
+        }
+        st.write_data(data)?;
+        let mut c = UffdioCopy { dst, src: st.data(), len: data.len() as u64, mode: 0, copy: 0 };
+        // SAFETY: a constant of the glue.
+        match ioctl(&self.file, st, unsafe { ffi::migr_uffdio_copy }, &mut c) {
+            Ok(_) => Ok(data.len()),
+            Err(e) if e == code::ESRCH => Err(e),
+            // `copy` holds the bytes placed (partial: EAGAIN) or the error of the first page.
+            Err(_) => Ok(usize::try_from(c.copy).unwrap_or(0).min(data.len()) / PAGE_SIZE * PAGE_SIZE),
+        }
+    }
+
     /// Map the zero page at `dst` (UFFDIO_ZEROPAGE; errors as for `copy`).
     pub(crate) fn zeropage(&self, st: &Staging, dst: u64) -> Result {
         let mut z = UffdioZeropage { range: UffdioRange { start: dst, len: PAGE_SIZE as u64 }, mode: 0, zeropage: 0 };
@@ -267,13 +288,16 @@ impl Uffd {
     }
 }
 
-/// Two pages of anonymous user memory in `current`'s mm: one for page data, one for an
-/// ioctl's argument. Only exists inside [`Staging::with`], in the mm it was mapped in.
+/// Anonymous user memory in `current`'s mm: room for [`STAGING_PAGES`] pages of data (a
+/// netlink `page-data` request's run) and one page for an ioctl's argument. Only exists inside [`Staging::with`], in the mm it was mapped in.
 pub(crate) struct Staging {
     addr: u64,
 }
 
-const STAGING_LEN: u64 = 2 * PAGE_SIZE as u64;
+/// Pages of data a staging area holds: a `page-data` request's largest run (uapi
+/// MAX_PAGE_RUN), placed with one UFFDIO_COPY.
+pub(crate) const STAGING_PAGES: usize = 15;
+const STAGING_LEN: u64 = (STAGING_PAGES as u64 + 1) * PAGE_SIZE as u64;
 /// Registered mappings `unregister_all` handles in one context (a lazy image has at most
 /// uapi MAX_VMAS mappings; forks and mremap split a few more).
 const MAX_REGISTERED: usize = 2048;
@@ -305,15 +329,15 @@ impl Staging {
     }
 
     fn args(&self) -> u64 {
-        self.addr + PAGE_SIZE as u64
+        self.addr + (STAGING_PAGES * PAGE_SIZE) as u64
     }
 
     fn write_data(&self, data: &[u8]) -> Result {
         let len = u32::try_from(data.len()).map_err(|_| code::EINVAL)?;
-        if len as usize > PAGE_SIZE {
+        if len as usize > STAGING_PAGES * PAGE_SIZE {
             return Err(code::EINVAL);
         }
-        // SAFETY: `data` is readable; the destination is this staging area's data page.
+        // SAFETY: `data` is readable; the destination is this staging area's data pages.
         kernel::error::to_result(unsafe { ffi::migr_copy_to_user(self.data(), data.as_ptr().cast(), len) })
     }
 }
