@@ -196,6 +196,10 @@ pub fn migrate(
         return Err(Failure::refused("the migr module on this node lacks the deputy feature (--no-deputy moves it without one)"));
     }
     let mut session = Session::new(node.clone(), record, pid, ch, module);
+    // Opened before the freeze, whose proof check makes it the frozen task's (the pid cannot
+    // have passed to another process in between: the proof, opened before, would not match
+    // it); without it pages are read through /proc/PID/mem only (`pages::TaskMemory`).
+    let pidfd = crate::fd::relay::pidfd(pid).ok();
     let hold_ms = node.config.hold_timeout.as_millis().min(u32::MAX as u128) as u32;
     let mut paged_in = false;
     // A copy whose home keeps its deputy carries migr's own filter (`home_calls`).
@@ -213,6 +217,7 @@ pub fn migrate(
             Frozen::Session { session, hold_fd, image } => break (session, hold_fd, image),
         }
     };
+    let task_mem = pages::TaskMemory::new(pid, mem.try_clone().map_err(|e| Failure::failed(format!("pid {pid}: its memory: {e}")))?, pidfd);
     let frozen_at = Instant::now();
     // SAFETY: the module just installed this descriptor in our process for us.
     session.hold(session_id, unsafe { OwnedFd::from_raw_fd(hold_fd) });
@@ -274,9 +279,12 @@ pub fn migrate(
     // 4. Pages.
     node.set_state(record, State::Transferring);
     let mut sent = 0u64;
-    pages::read_batches(&mem, &runs, |batch, done| {
+    let (pages_started, cpu_started, mut sending) = (Instant::now(), pages::thread_cpu(), Duration::ZERO);
+    pages::read_batches(&task_mem, &runs, |batch, done| {
         sent += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
+        let t = Instant::now();
         ch.send(&Request::Pages(batch)).map_err(link)?;
+        sending += t.elapsed();
         events(LocalEvent::Progress { sent: done, total });
         node.update(record, |r| r.bytes = sent);
         Ok::<(), Failure>(())
@@ -285,6 +293,9 @@ pub fn migrate(
         r.stats.wire_bytes += sent;
         r.stats.pages_eager += sent / pages::PAGE;
     });
+    let all = pages_started.elapsed();
+    log::info!("pid {pid}: {} KiB of pages in {} ms ({} ms of CPU): {} ms reading, {} ms encoding, encrypting and sending",
+        sent >> 10, all.as_millis(), (pages::thread_cpu() - cpu_started).as_millis(), (all - sending).as_millis(), sending.as_millis());
 
     // 5. Go, and give up the original only once the target says it runs.
     node.faults.check(FaultPoint::SourceBeforeGo).map_err(Failure::failed)?;
@@ -324,7 +335,7 @@ pub fn migrate(
     node.set_state(record, State::ServingPages { to: to.into(), pid: remote_pid });
     events(LocalEvent::Done(outcome.clone()));
     let running_at = Instant::now();
-    let server = PageServer::start(node, token, &mem, lazy_vmas, lazy_runs, prefetch, record)
+    let server = PageServer::start(node, token, &task_mem, lazy_vmas, lazy_runs, prefetch, record)
         .map_err(|e| Failure::failed(format!("page server: {e}")))?;
     session.start(server.clone());
     let result = if push {

@@ -421,10 +421,13 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
     ch.send(&Response::Ready).map_err(|e| error(format!("link lost: {e}")))?;
 
     let mut bytes = 0u64;
+    let (started, cpu_started, mut writing) = (Instant::now(), pages::thread_cpu(), Duration::ZERO);
     loop {
         match ch.recv::<Request>() {
             Ok(Request::Pages(batch)) => {
+                let t = Instant::now();
                 let n = pages::write_batch(&mem, &batch).map_err(|e| error(stub_fate(child, e)))?;
+                writing += t.elapsed();
                 bytes += n;
                 node.update(record, |r| r.stats.pages_eager += n / 4096);
                 node.faults.check(FaultPoint::TargetMidPages).map_err(error)?;
@@ -442,6 +445,9 @@ fn run(session: &mut Session, offer: RestoreOffer) -> Result<Restored, Fail> {
             }
             Ok(Request::Go) => {
                 node.faults.check(FaultPoint::TargetBeforeGo).map_err(error)?;
+                let all = started.elapsed();
+                log::info!("pid {pid}: {} KiB of pages in {} ms ({} ms of CPU): {} ms receiving and decrypting, {} ms writing",
+                    bytes >> 10, all.as_millis(), (pages::thread_cpu() - cpu_started).as_millis(), (all - writing).as_millis(), writing.as_millis());
                 break;
             }
             Ok(other) => return Err(error(format!("unexpected {other:?} during transfer"))),

@@ -24,6 +24,16 @@ use super::proto::WIRE_VERSION;
 const NOISE_PARAMS: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
 const MAX_NOISE: usize = 65535;
 const TAG: usize = 16;
+/// The room kept in the send buffers between messages: a page batch and its frames.
+const KEEP_SEALED: usize = 2 << 20;
+
+fn shrink(mut v: Vec<u8>, keep: usize) -> Vec<u8> {
+    if v.capacity() > keep {
+        v = Vec::new();
+    }
+    v
+}
+
 /// What one read from the socket may take: four of the largest frames.
 const READ_BUFFER: usize = 4 * (2 + MAX_NOISE);
 /// The largest message a peer may send: a page batch is about 1 MiB (pages::BATCH_BYTES),
@@ -63,6 +73,11 @@ pub struct Channel {
     rbuf: Vec<u8>,
     rpos: usize,
     rend: usize,
+    /// The last message sent, encoded and sealed (kept for their room).
+    plain: Vec<u8>,
+    sealed: Vec<u8>,
+    /// The last message received, decrypted (kept for its room).
+    opened: Vec<u8>,
     /// The peer's name in our peers file.
     pub peer_name: String,
 }
@@ -122,7 +137,7 @@ impl Channel {
         let n = hs.write_message(&[], &mut buf).map_err(|_| ChannelError::Auth)?;
         write_frame(&mut stream, &buf[..n])?;
         let noise = hs.into_transport_mode().map_err(|_| ChannelError::Auth)?;
-        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, peer_name };
+        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, plain: Vec::new(), sealed: Vec::new(), opened: Vec::new(), peer_name };
         // The responder checks our key last; it closes the connection if it refuses it.
         let mut answer = Vec::new();
         ch.recv_frame_into(&mut answer).map_err(|e| match e {
@@ -153,7 +168,7 @@ impl Channel {
         hs.read_message(&last, &mut buf).map_err(|_| ChannelError::Auth)?;
         let peer_name = check_peer(&hs, identity)?;
         let noise = hs.into_transport_mode().map_err(|_| ChannelError::Auth)?;
-        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, peer_name };
+        let mut ch = Channel { stream, noise, rbuf: vec![0u8; READ_BUFFER], rpos: 0, rend: 0, plain: Vec::new(), sealed: Vec::new(), opened: Vec::new(), peer_name };
         ch.send_frame(ACCEPTED)?;
         Ok(ch)
     }
@@ -186,22 +201,24 @@ impl Channel {
         self.stream.set_read_timeout(None)
     }
 
-    /// Append one frame holding `plain` to `out`: its length, then the Noise message,
-    /// encrypted straight into place (the cipher's pass is the only copy).
-    fn seal_into(&mut self, plain: &[u8], out: &mut Vec<u8>) -> Result<(), ChannelError> {
-        let at = out.len();
-        out.resize(at + 2 + plain.len() + TAG, 0);
-        let n = self.noise.write_message(plain, &mut out[at + 2..]).map_err(|_| ChannelError::Auth)?;
+    /// Put one frame holding `plain` into `out` at `at` (its length, then the Noise
+    /// message, encrypted straight into place: the cipher's pass is the only copy); returns
+    /// where it ends. `out` only grows, so only new room is ever zeroed.
+    fn seal_at(&mut self, plain: &[u8], out: &mut Vec<u8>, at: usize) -> Result<usize, ChannelError> {
+        let end = at + 2 + plain.len() + TAG;
+        if out.len() < end {
+            out.resize(end, 0);
+        }
+        let n = self.noise.write_message(plain, &mut out[at + 2..end]).map_err(|_| ChannelError::Auth)?;
         out[at..at + 2].copy_from_slice(&(n as u16).to_be_bytes());
-        out.truncate(at + 2 + n);
-        Ok(())
+        Ok(at + 2 + n)
     }
 
     /// One frame by itself (the responder's `ACCEPTED`).
     fn send_frame(&mut self, plain: &[u8]) -> Result<(), ChannelError> {
         let mut out = Vec::new();
-        self.seal_into(plain, &mut out)?;
-        Ok(self.stream.write_all(&out)?)
+        let end = self.seal_at(plain, &mut out, 0)?;
+        Ok(self.stream.write_all(&out[..end])?)
     }
 
     /// At least `need` bytes in `rbuf[rpos..rend]`, reading what the socket has (as much
@@ -226,17 +243,25 @@ impl Channel {
         Ok(())
     }
 
-    /// Receive one frame and append its plaintext to `out` (decrypted in place there).
-    fn recv_frame_into(&mut self, out: &mut Vec<u8>) -> Result<(), ChannelError> {
+    /// Receive one frame and put its plaintext into `out` at `at` (decrypted in place there);
+    /// returns where it ends. `out` only grows (by the frame's size at most).
+    fn open_frame_at(&mut self, out: &mut Vec<u8>, at: usize) -> Result<usize, ChannelError> {
         self.fill(2)?;
         let len = u16::from_be_bytes([self.rbuf[self.rpos], self.rbuf[self.rpos + 1]]) as usize;
         self.fill(2 + len)?;
+        if out.len() < at + len {
+            out.resize(at + len, 0);
+        }
         let frame = &self.rbuf[self.rpos + 2..self.rpos + 2 + len];
-        let at = out.len();
-        out.resize(at + len, 0);
-        let n = self.noise.read_message(frame, &mut out[at..]).map_err(|_| ChannelError::Auth)?;
-        out.truncate(at + n);
+        let n = self.noise.read_message(frame, &mut out[at..at + len]).map_err(|_| ChannelError::Auth)?;
         self.rpos += 2 + len;
+        Ok(at + n)
+    }
+
+    /// Receive one frame and append its plaintext to `out`.
+    fn recv_frame_into(&mut self, out: &mut Vec<u8>) -> Result<(), ChannelError> {
+        let end = self.open_frame_at(out, out.len())?;
+        out.truncate(end);
         Ok(())
     }
 
@@ -244,14 +269,21 @@ impl Channel {
     /// system call, and as few segments as TCP can make of them: a fault's request and its
     /// page answer are each one round of the link).
     pub fn send<T: Serialize>(&mut self, msg: &T) -> Result<(), ChannelError> {
-        let bytes = postcard::to_stdvec(msg).map_err(|e| ChannelError::Decode(e.to_string()))?;
-        let frames = 1 + bytes.len().div_ceil(MAX_NOISE - TAG);
-        let mut out = Vec::with_capacity(bytes.len() + frames * (2 + TAG) + 4);
-        self.seal_into(&(bytes.len() as u32).to_be_bytes(), &mut out)?;
-        for chunk in bytes.chunks(MAX_NOISE - TAG) {
-            self.seal_into(chunk, &mut out)?;
+        // Both buffers are kept from message to message: a page batch is about 1 MiB, and a
+        // new one each time costs its allocation and the zeroing of its frames.
+        let mut plain = std::mem::take(&mut self.plain);
+        plain.clear();
+        let plain = postcard::to_extend(msg, plain).map_err(|e| ChannelError::Decode(e.to_string()))?;
+        let mut out = std::mem::take(&mut self.sealed);
+        let mut end = self.seal_at(&(plain.len() as u32).to_be_bytes(), &mut out, 0)?;
+        for chunk in plain.chunks(MAX_NOISE - TAG) {
+            end = self.seal_at(chunk, &mut out, end)?;
         }
-        self.stream.write_all(&out)?;
+        let sent = self.stream.write_all(&out[..end]);
+        // What a rare larger message (a restore offer) grew them to is not kept.
+        self.plain = shrink(plain, KEEP_SEALED);
+        self.sealed = shrink(out, KEEP_SEALED);
+        sent?;
         Ok(())
     }
 
@@ -264,16 +296,21 @@ impl Channel {
             return Err(ChannelError::Decode(format!("message of {len} bytes is too large")));
         }
         // Grown as authenticated frames arrive, not from the announced length: a peer that
-        // announces 64 MiB and sends nothing more costs one frame's room. (Room for the last
-        // frame's tag too: read_message writes into a slice of the frame's size.)
-        let mut bytes = Vec::with_capacity(len.min(1 << 20) + MAX_NOISE);
-        while bytes.len() < len {
-            self.recv_frame_into(&mut bytes)?;
-        }
-        if bytes.len() != len {
-            return Err(ChannelError::Decode(format!("message of {} bytes, announced {len}", bytes.len())));
-        }
-        postcard::from_bytes(&bytes).map_err(|e| ChannelError::Decode(e.to_string()))
+        // announces 64 MiB and sends nothing more costs one frame's room. Kept from message
+        // to message (a page batch is about 1 MiB), so only new room is ever zeroed.
+        let mut bytes = std::mem::take(&mut self.opened);
+        let mut end = 0;
+        let got = (|| {
+            while end < len {
+                end = self.open_frame_at(&mut bytes, end)?;
+            }
+            if end != len {
+                return Err(ChannelError::Decode(format!("message of {end} bytes, announced {len}")));
+            }
+            postcard::from_bytes(&bytes[..len]).map_err(|e| ChannelError::Decode(e.to_string()))
+        })();
+        self.opened = shrink(bytes, KEEP_SEALED);
+        got
     }
 }
 

@@ -4,13 +4,11 @@
 //! `sent` set), whichever path sends it first.
 
 use std::collections::HashSet;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::{Service, ServiceError};
 use crate::image::Vma;
-use crate::migrate::pages::{self, Run, PAGE};
+use crate::migrate::pages::{self, Run, TaskMemory, PAGE};
 use crate::node::Node;
 use crate::peer::channel::{Channel, ChannelError};
 use crate::peer::proto::{PageBatch, Request, Response};
@@ -23,7 +21,8 @@ const WINDOW_MAX: u64 = 64;
 pub struct PageServer {
     node: Arc<Node>,
     pub token: u64,
-    mem: File,
+    /// The parked original's memory.
+    mem: TaskMemory,
     lazy: Vec<Vma>,
     /// The pages of `lazy` the original holds (what the push sends, and a `Rest`).
     runs: Vec<Run>,
@@ -51,7 +50,7 @@ impl Service for PageServer {
 
 impl PageServer {
     /// Serve the pages of `lazy` from `mem` to the fault channel the target opens with `token`.
-    pub fn start(node: &Arc<Node>, token: u64, mem: &File, lazy: Vec<Vma>, runs: Vec<Run>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
+    pub fn start(node: &Arc<Node>, token: u64, mem: &TaskMemory, lazy: Vec<Vma>, runs: Vec<Run>, prefetch: bool, record: u64) -> std::io::Result<Arc<Self>> {
         let s = Arc::new(PageServer {
             node: node.clone(),
             token,
@@ -89,8 +88,7 @@ impl PageServer {
 
     /// The faulting page. It goes even if it went before (the target lost it, or it was zero).
     fn read_page(&self, page: u64) -> std::io::Result<PageBatch> {
-        let mut data = vec![0u8; PAGE as usize];
-        self.mem.read_exact_at(&mut data, page)?;
+        let data = self.mem.read_new(PAGE as usize, page)?;
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(page / PAGE);
         Ok(PageBatch { runs: vec![(page, data.into())] })
     }
@@ -104,8 +102,7 @@ impl PageServer {
         if n == 0 {
             return Ok(batch);
         }
-        let mut data = vec![0u8; (n * PAGE) as usize];
-        self.mem.read_exact_at(&mut data, page + PAGE)?;
+        let data = self.mem.read_new((n * PAGE) as usize, page + PAGE)?;
         for (a, d) in self.unsent(PageBatch { runs: vec![(page + PAGE, data.into())] }).runs {
             if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
                 continue;
