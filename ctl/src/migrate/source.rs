@@ -283,7 +283,7 @@ pub fn migrate(
     pages::read_batches(&task_mem, &runs, |batch, done| {
         sent += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
         let t = Instant::now();
-        ch.send(&Request::Pages(batch)).map_err(link)?;
+        ch.send_batch(Request::Pages, &batch).map_err(link)?;
         sending += t.elapsed();
         events(LocalEvent::Progress { sent: done, total });
         node.update(record, |r| r.bytes = sent);

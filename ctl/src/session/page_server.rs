@@ -146,7 +146,7 @@ impl PageServer {
                 return Ok(());
             }
             bytes += batch.runs.iter().map(|(_, d)| d.len() as u64).sum::<u64>();
-            ch.send(&Response::FaultPages(batch))?;
+            ch.send_batch(Response::FaultPages, &batch)?;
             Ok::<(), ServiceError>(())
         })?;
         ch.send(&Response::AllSent)?;
@@ -163,7 +163,7 @@ impl PageServer {
                 return Ok(());
             }
             let n: u64 = batch.runs.iter().map(|(_, d)| d.len() as u64).sum();
-            ch.send(&Request::Push(batch))?;
+            ch.send_batch(Request::Push, &batch)?;
             self.node.update(self.record, |r| {
                 r.stats.pages_pushed += n / PAGE;
                 r.stats.wire_bytes += n;
@@ -237,11 +237,11 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
         let t0 = std::time::Instant::now();
         let answer = srv.read_page(page).and_then(|first| {
             let t1 = t0.elapsed().as_micros();
-            ch.send(&Response::FaultPages(first)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            ch.send_batch(Response::FaultPages, &first).map_err(|e| std::io::Error::other(e.to_string()))?;
             log::debug!("fault at {page:#x}: read in {t1} us, sent after {} us", t0.elapsed().as_micros());
             let rest = srv.read_window(page, window)?;
             let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / PAGE).sum();
-            ch.send(&Response::FaultPages(rest)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            ch.send_batch(Response::FaultPages, &rest).map_err(|e| std::io::Error::other(e.to_string()))?;
             Ok(pre)
         });
         next = page + window * PAGE;
