@@ -85,12 +85,13 @@ static const struct nla_policy migr_pager_listen_nl_policy[MIGR_A_PAGER_PID + 1]
 };
 
 /* MIGR_CMD_PAGE_DATA - do */
-static const struct nla_policy migr_page_data_nl_policy[MIGR_A_PAGER_KIND + 1] = {
+static const struct nla_policy migr_page_data_nl_policy[MIGR_A_PAGER_STAGING + 1] = {
 	[MIGR_A_PAGER_PID] = { .type = NLA_U32, },
 	[MIGR_A_PAGER_ID] = { .type = NLA_U32, },
 	[MIGR_A_PAGER_ADDR] = { .type = NLA_U64, },
 	[MIGR_A_PAGER_DATA] = { .type = NLA_BINARY, },
 	[MIGR_A_PAGER_KIND] = NLA_POLICY_MAX(NLA_U32, 3),
+	[MIGR_A_PAGER_STAGING] = { .type = NLA_U64, },
 };
 
 /* MIGR_CMD_PAGER_END - do */
@@ -173,7 +174,7 @@ static const struct genl_split_ops migr_nl_ops[] = {
 		.cmd		= MIGR_CMD_PAGE_DATA,
 		.doit		= migr_nl_page_data_doit,
 		.policy		= migr_page_data_nl_policy,
-		.maxattr	= MIGR_A_PAGER_KIND,
+		.maxattr	= MIGR_A_PAGER_STAGING,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

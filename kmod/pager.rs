@@ -709,7 +709,8 @@ pub(crate) fn page_data(req: &Request<'_>) -> Result {
     if let Some(h) = HelperMm::of_current() {
         *p.helper.lock() = Some(h);
     }
-    Staging::with(|st| {
+    let given = req.u64(uapi::A_PAGER_STAGING);
+    Staging::with_given(given, |st| {
         let mut g = p.inner.lock();
         for (i, run) in data.chunks(STAGING_PAGES * PAGE_SIZE).enumerate() {
             let src = addr + (i * STAGING_PAGES * PAGE_SIZE) as u64;

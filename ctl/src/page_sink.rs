@@ -10,6 +10,12 @@
 //! the last of each write asks for an acknowledgement, and reading up to it collects the
 //! errors of the ones before. `NETLINK_CAP_ACK` keeps an error from echoing 60 KiB of pages.
 //! The kernel side is the same `page-data` doit (kmod/pager.rs) as for one request.
+//!
+//! Each request also names this sink's staging area (uapi `staging`): memory of ours the
+//! module writes the pages and the ioctl arguments into to place them, instead of mapping
+//! an area in the daemon for every request (two system calls' worth of work and two page
+//! faults each, in the kernel). It is written only by the module, only during our own
+//! `sendmsg`; `&mut self` keeps two requests from sharing it.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -41,7 +47,42 @@ pub struct PageSink {
     /// Sequence number of the last request in `out`, and where it starts.
     last_seq: u32,
     last_at: usize,
+    staging: Staging,
 }
+
+/// uapi STAGING_LEN bytes of anonymous memory, page-aligned, faulted in once.
+struct Staging(*mut libc::c_void);
+
+impl Staging {
+    fn map() -> Result<Self, CtlError> {
+        // SAFETY: a new private anonymous mapping; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                uapi::STAGING_LEN as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os_error("staging area"));
+        }
+        Ok(Staging(p))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; nothing refers to it any more.
+        unsafe { libc::munmap(self.0, uapi::STAGING_LEN as usize) };
+    }
+}
+
+// SAFETY: the mapping is only an address handed to the module; no Rust reference to its
+// bytes exists, so moving the owner between threads is fine.
+unsafe impl Send for Staging {}
 
 fn os_error(what: &str) -> CtlError {
     CtlError::Module(ModuleError::Socket(format!("page sink: {what}: {}", std::io::Error::last_os_error()).into()))
@@ -79,7 +120,8 @@ impl PageSink {
         }
         // netlink_sendmsg refuses a message longer than the send buffer less 32 bytes.
         let write_max = (sndbuf.max(0) as usize).saturating_sub(64).min(WRITE_MAX);
-        Ok(PageSink { fd, family, seq: 0, out: Vec::with_capacity(write_max), write_max, last_seq: 0, last_at: 0 })
+        let staging = Staging::map()?;
+        Ok(PageSink { fd, family, seq: 0, out: Vec::with_capacity(write_max), write_max, last_seq: 0, last_at: 0, staging })
     }
 
     /// Place every page of `batch` in `pager`. The first error the module returned (ESRCH:
@@ -90,7 +132,7 @@ impl PageSink {
         let mut first_error = None;
         for (addr, data) in &batch.runs {
             for (i, piece) in data.chunks(max).enumerate() {
-                let need = NLMSG_HDR + GENL_HDR + 3 * (NLA_HDR + 4) + (NLA_HDR + 8) + NLA_HDR + align4(piece.len());
+                let need = NLMSG_HDR + GENL_HDR + 3 * (NLA_HDR + 4) + 2 * (NLA_HDR + 8) + NLA_HDR + align4(piece.len());
                 if !self.out.is_empty() && self.out.len() + need > self.write_max {
                     self.flush(&mut first_error)?;
                 }
@@ -120,6 +162,7 @@ impl PageSink {
         attr(out, uapi::A_PAGER_ADDR, &addr.to_ne_bytes());
         attr(out, uapi::A_PAGER_DATA, data);
         attr(out, uapi::A_PAGER_KIND, &kind.to_ne_bytes());
+        attr(out, uapi::A_PAGER_STAGING, &(self.staging.0 as u64).to_ne_bytes());
         let len = (out.len() - start) as u32;
         let flags = (libc::NLM_F_REQUEST) as u16;
         let hdr = &mut out[start..start + NLMSG_HDR];
@@ -217,7 +260,7 @@ mod tests {
             at += align4(alen);
         }
         assert_eq!(at, len0);
-        assert_eq!(seen, [(uapi::A_PAGER_PID, 4), (uapi::A_PAGER_ID, 4), (uapi::A_PAGER_ADDR, 8), (uapi::A_PAGER_DATA, 4096), (uapi::A_PAGER_KIND, 4)]);
+        assert_eq!(seen, [(uapi::A_PAGER_PID, 4), (uapi::A_PAGER_ID, 4), (uapi::A_PAGER_ADDR, 8), (uapi::A_PAGER_DATA, 4096), (uapi::A_PAGER_KIND, 4), (uapi::A_PAGER_STAGING, 8)]);
         let len1 = u32::from_ne_bytes(out[len0..len0 + 4].try_into().unwrap()) as usize;
         assert_eq!(len0 + len1, out.len());
         assert_eq!(u32::from_ne_bytes(out[len0 + 8..len0 + 12].try_into().unwrap()), s.last_seq);

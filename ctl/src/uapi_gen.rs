@@ -4,8 +4,9 @@
 
 pub const FAMILY_NAME: &str = "migr";
 pub const FAMILY_VERSION: u8 = 1;
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 pub const MAX_PAGE_RUN: u32 = 15;
+pub const STAGING_LEN: u32 = 65536;
 pub const MAX_VMAS: u32 = 1024;
 pub const IOC_RESTORE: u32 = 19713;
 pub const IOC_GO: u32 = 19714;
@@ -150,3 +151,4 @@ pub const A_PAGER_KIND: u16 = 5;
 pub const A_PAGER_END: u16 = 6;
 pub const A_PAGER_FAULTS: u16 = 7;
 pub const A_PAGER_PAD: u16 = 8;
+pub const A_PAGER_STAGING: u16 = 9;

@@ -288,8 +288,9 @@ impl Uffd {
     }
 }
 
-/// Anonymous user memory in `current`'s mm: room for [`STAGING_PAGES`] pages of data (a
-/// netlink `page-data` request's run) and one page for an ioctl's argument. Only exists inside [`Staging::with`], in the mm it was mapped in.
+/// User memory in `current`'s mm: room for [`STAGING_PAGES`] pages of data (a netlink
+/// `page-data` request's run) and one page for an ioctl's argument; anonymous memory mapped
+/// for the call ([`Staging::with`]) or the sender's own ([`Staging::with_given`]). Only exists inside [`Staging::with`], in the mm it was mapped in.
 pub(crate) struct Staging {
     addr: u64,
 }
@@ -298,6 +299,8 @@ pub(crate) struct Staging {
 /// MAX_PAGE_RUN), placed with one UFFDIO_COPY.
 pub(crate) const STAGING_PAGES: usize = 15;
 const STAGING_LEN: u64 = (STAGING_PAGES as u64 + 1) * PAGE_SIZE as u64;
+// The area a sender may give instead (uapi `staging`) has the size the uapi promises.
+const _: () = assert!(STAGING_LEN == crate::uapi_gen::STAGING_LEN as u64);
 /// Registered mappings `unregister_all` handles in one context (a lazy image has at most
 /// uapi MAX_VMAS mappings; forks and mremap split a few more).
 const MAX_REGISTERED: usize = 2048;
@@ -322,6 +325,20 @@ impl Staging {
         // switch mm: `HelperMm::with_staging` maps inside its own borrow).
         unsafe { bindings::vm_munmap(st.addr as _, STAGING_LEN as _) };
         r
+    }
+
+    /// Run `f` with the staging area the sender of a doit gave (uapi `staging`: STAGING_LEN
+    /// bytes of its own memory, page-aligned), or, without one, with one mapped for the call
+    /// (`with`). A given area costs no mapping and no page faults per request. It is only
+    /// ever reached through copy_to_user and the ioctls' own user accesses, which check it:
+    /// a bad address (not user memory, not mapped, not writable) ends in EFAULT, never in a
+    /// write anywhere else; the sender's own memory is all it can name.
+    pub(crate) fn with_given<R>(given: Option<u64>, f: impl FnOnce(&Staging) -> Result<R>) -> Result<R> {
+        match given {
+            None => Self::with(f),
+            Some(addr) if addr % PAGE_SIZE as u64 != 0 || addr.checked_add(STAGING_LEN).is_none() => Err(code::EINVAL),
+            Some(addr) => f(&Staging { addr }),
+        }
     }
 
     fn data(&self) -> u64 {
