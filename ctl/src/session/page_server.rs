@@ -16,7 +16,7 @@ use crate::peer::proto::{PageBatch, Request, Response};
 /// Prefetch window, in pages: starts here, doubles on each fault that continues the last
 /// window, falls back on a jump.
 const WINDOW_START: u64 = 4;
-const WINDOW_MAX: u64 = 64;
+const WINDOW_MAX: u64 = 32;
 
 pub struct PageServer {
     node: Arc<Node>,
@@ -67,16 +67,19 @@ impl PageServer {
         Ok(s)
     }
 
-    /// Keep the pages of `batch` not sent yet, and mark them sent.
+    /// Keep the pages of `batch` not sent yet, and mark them sent. A run none of whose pages
+    /// went before (the push's usual case) is kept as it is, not copied.
     fn unsent(&self, batch: PageBatch) -> PageBatch {
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = PageBatch { runs: Vec::new() };
         for (addr, data) in batch.runs {
-            for (i, page) in data.chunks(PAGE as usize).enumerate() {
+            let fresh: Vec<bool> = (0..data.len() as u64 / PAGE).map(|i| sent.insert(addr / PAGE + i)).collect();
+            if fresh.iter().all(|&f| f) {
+                out.runs.push((addr, data));
+                continue;
+            }
+            for (i, page) in data.chunks(PAGE as usize).enumerate().filter(|(i, _)| fresh[*i]) {
                 let a = addr + i as u64 * PAGE;
-                if !sent.insert(a / PAGE) {
-                    continue;
-                }
                 match out.runs.last_mut() {
                     Some((s, d)) if *s + d.len() as u64 == a => d.extend_from_slice(page),
                     _ => out.runs.push((a, page.to_vec().into())),
