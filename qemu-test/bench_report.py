@@ -62,6 +62,19 @@ def verdict(ok, measured, target):
     return f'**met** ({measured}; target {target})' if ok else f'**missed** ({measured}; target {target})'
 
 
+def worst_share(records, cells, sizes, method, field):
+    """The size at which `method` (its median `field`, ms) gets the smallest share of the raw
+    link (the same bytes over plain TCP): (share, size, its ms, the raw ms), or None."""
+    worst = None
+    for mib in sizes:
+        net, ms = network(records, mib), median_of(cells, method, mib, field)
+        if net and ms:
+            share = net['stream_ms'] / ms
+            if worst is None or share < worst[0]:
+                worst = (share, mib, ms, net['stream_ms'])
+    return worst
+
+
 def targets(records, meta):
     """The issue's five targets, each as measured in this run: (name, verdict text)."""
     cells = cells_of(records)
@@ -77,13 +90,7 @@ def targets(records, meta):
     if m and c:
         out.append((f'Lazy downtime at {mid} MiB vs CRIU freeze-to-resume',
                     verdict(c >= 10 * m, f'{fmt(m)} ms vs {fmt(c)} ms: {c / m:.1f} x lower', '>= 10 x lower')))
-    worst = None
-    for mib in sizes:
-        net, d = network(records, mib), median_of(cells, 'migr-eager', mib, 'downtime_ms')
-        if net and d:
-            share = net['stream_ms'] / d
-            if worst is None or share < worst[0]:
-                worst = (share, mib, d, net['stream_ms'])
+    worst = worst_share(records, cells, sizes, 'migr-eager', 'downtime_ms')
     if worst:
         share, mib, d, raw = worst
         out.append(('Stop-and-copy throughput vs the raw network (worst size)',
@@ -93,13 +100,7 @@ def targets(records, meta):
     # stays until then, bench.py), so the release time against the same bytes over plain TCP
     # is the push's share of the link (pages faulted meanwhile count as pushed: either way
     # they crossed).
-    worst = None
-    for mib in sizes:
-        net, r = network(records, mib), median_of(cells, 'migr-lazy', mib, 'release_ms')
-        if net and r:
-            share = net['stream_ms'] / r
-            if worst is None or share < worst[0]:
-                worst = (share, mib, r, net['stream_ms'])
+    worst = worst_share(records, cells, sizes, 'migr-lazy', 'release_ms')
     if worst:
         share, mib, r, raw = worst
         out.append(('Push throughput vs the raw network (lazy with push, worst size)',
