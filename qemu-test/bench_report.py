@@ -75,6 +75,13 @@ def worst_share(records, cells, sizes, method, field):
     return worst
 
 
+def share_line(name, worst, took):
+    """A target line for `worst_share`'s result: `took` says what its ms are ('{} ms frozen')."""
+    share, mib, ms, raw = worst
+    return (name, verdict(share >= 0.8, f'{share * 100:.0f}% at {mib} MiB: {took.format(fmt(ms))}, '
+                          f'the same bytes over plain TCP {fmt(raw)} ms', '>= 80%'))
+
+
 def targets(records, meta):
     """The issue's five targets, each as measured in this run: (name, verdict text)."""
     cells = cells_of(records)
@@ -92,20 +99,15 @@ def targets(records, meta):
                     verdict(c >= 10 * m, f'{fmt(m)} ms vs {fmt(c)} ms: {c / m:.1f} x lower', '>= 10 x lower')))
     worst = worst_share(records, cells, sizes, 'migr-eager', 'downtime_ms')
     if worst:
-        share, mib, d, raw = worst
-        out.append(('Stop-and-copy throughput vs the raw network (worst size)',
-                    verdict(share >= 0.8, f'{share * 100:.0f}% at {mib} MiB: {fmt(d)} ms frozen, '
-                            f'the same bytes over plain TCP {fmt(raw)} ms', '>= 80%')))
+        out.append(share_line('Stop-and-copy throughput vs the raw network (worst size)', worst, '{} ms frozen'))
     # The push: the source is released when every page it held is on node2 (the program
     # stays until then, bench.py), so the release time against the same bytes over plain TCP
     # is the push's share of the link (pages faulted meanwhile count as pushed: either way
     # they crossed).
     worst = worst_share(records, cells, sizes, 'migr-lazy', 'release_ms')
     if worst:
-        share, mib, r, raw = worst
-        out.append(('Push throughput vs the raw network (lazy with push, worst size)',
-                    verdict(share >= 0.8, f'{share * 100:.0f}% at {mib} MiB: released after {fmt(r)} ms, '
-                            f'the same bytes over plain TCP {fmt(raw)} ms', '>= 80%')))
+        out.append(share_line('Push throughput vs the raw network (lazy with push, worst size)', worst,
+                              'released after {} ms'))
     # Like with like: both encrypted (not one of the targets; the figure the targets' ">= 80% of
     # the raw link with encryption on" is best read beside).
     for mib in sizes:
