@@ -16,12 +16,16 @@
 //!   userfaultfd: faults, events, page delivery);
 //! - `registry`: small tables of shared objects; `fault`: fault points for tests.
 
+// The pager's pin_init! (kernel macro) nests one level per field.
+#![recursion_limit = "256"]
+
 use kernel::prelude::*;
 
 mod bind;
 mod confinement;
 mod deputy;
 mod fault;
+mod fault_wait;
 mod freeze;
 mod image;
 mod info;

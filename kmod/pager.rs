@@ -43,6 +43,7 @@ use crate::bind::netlink::{Message, Request};
 use crate::bind::task::{clock, sleep_killable_ns, ModuleRef};
 use crate::bind::uffd::{self, HelperMm, Staging, Uffd, UffdDev, UffdEvent, STAGING_PAGES};
 use crate::fault::{self, FaultPoint};
+use crate::fault_wait::FaultWaits;
 use crate::registry::Registry;
 use crate::segments::Segments;
 use crate::uapi_gen::{self as uapi, PageKind, PagerEnd};
@@ -79,6 +80,8 @@ struct Waiting {
     /// The source's page, if it was the source's when read (None: it needs the zero page).
     src: Option<u64>,
     first_ms: u64,
+    /// When it was read, in ns (its wait is counted in `waits` when answered).
+    read_ns: u64,
     sent_ms: u64,
     /// Logged as slow (once).
     slow: bool,
@@ -118,6 +121,8 @@ pub(crate) struct Pager {
     waited_100ms: AtomicU32,
     waited_1s: AtomicU32,
     waited_longest: AtomicU64,
+    /// How long each remote fault waited, in us.
+    waits: FaultWaits,
     /// Set by the first `finish`.
     finished: AtomicBool,
     /// A pager keeps the module loaded: its contexts' wait entries call into it.
@@ -171,6 +176,7 @@ impl Pager {
                 waited_100ms: AtomicU32::new(0),
                 waited_1s: AtomicU32::new(0),
                 waited_longest: AtomicU64::new(0),
+                waits: FaultWaits::new(),
                 finished: AtomicBool::new(false),
                 _module: module,
             }),
@@ -228,7 +234,7 @@ impl Pager {
         let mut d = [0u64; KINDS];
         d.iter_mut().zip(self.delivered.iter()).for_each(|(d, c)| *d = c.load(Ordering::Relaxed));
         pr_info!(
-            "pid {}: pager {}: {} faults ({} remote, {} zero; {} waited over 100 ms, {} over 1 s, longest {} ms), pages by fault {}, prefetch {}, push {}, eager {}\n",
+            "pid {}: pager {}: {} faults ({} remote, {} zero; {} waited over 100 ms, {} over 1 s, longest {} ms; remote waits p50 <= {} us, p99 <= {} us), pages by fault {}, prefetch {}, push {}, eager {}\n",
             self.pid,
             what,
             self.faults.load(Ordering::Relaxed),
@@ -237,6 +243,8 @@ impl Pager {
             self.waited_100ms.load(Ordering::Relaxed),
             self.waited_1s.load(Ordering::Relaxed),
             self.waited_longest.load(Ordering::Relaxed),
+            self.waits.percentile(500).unwrap_or(0),
+            self.waits.percentile(990).unwrap_or(0),
             d[PageKind::Fault as usize],
             d[PageKind::Prefetch as usize],
             d[PageKind::Push as usize],
@@ -246,6 +254,9 @@ impl Pager {
 
     /// A waiting fault was answered: count how long it waited.
     fn answered(&self, w: &Waiting) {
+        if w.src.is_some() {
+            self.waits.record(clock::monotonic_ns().saturating_sub(w.read_ns) / 1000);
+        }
         let ms = clock::monotonic_ms().saturating_sub(w.first_ms);
         if ms >= 100 {
             self.waited_100ms.fetch_add(1, Ordering::Relaxed);
@@ -330,7 +341,8 @@ impl Pager {
                     self.remote_faults.fetch_add(1, Ordering::Relaxed);
                 }
                 let now = clock::monotonic_ms();
-                space.waiting.push(Waiting { addr, src, first_ms: now, sent_ms: 0, slow: false }, GFP_KERNEL)?;
+                let read_ns = clock::monotonic_ns();
+                space.waiting.push(Waiting { addr, src, first_ms: now, read_ns, sent_ms: 0, slow: false }, GFP_KERNEL)?;
             }
             UffdEvent::Fork(fd) => {
                 let uffd = Uffd::from_fork(fd)?;
@@ -578,19 +590,35 @@ impl Pager {
         g.attached && g.spaces.is_empty()
     }
 
-    /// The drain work's part for this pager (kworker).
+    /// Does a fault that waits need an ioctl to be answered (the zero page, poison, a wake)
+    /// rather than a page from the source? Called with the pager's mutex held (`g`).
+    fn needs_ioctl(&self, g: &Inner) -> bool {
+        let active = self.state.load() == PagerState::Active;
+        g.spaces
+            .iter()
+            .filter(|s| !s.dead)
+            .any(|s| s.waiting.iter().any(|w| !active || s.segments.src_of(w.addr).is_none()))
+    }
+
+    /// The drain work's part for this pager (kworker). Most drains only read faults on the
+    /// source's pages and send their requests: no ioctl, so no user memory. Borrowing the
+    /// daemon's mm and mapping a staging area in it (kthread_use_mm, vm_mmap, vm_munmap,
+    /// each contending with the daemon's own mmap lock) cost about half a millisecond of
+    /// every remote fault's latency in the lab; it is taken only when a waiting fault needs
+    /// an ioctl. Lock order as everywhere: `helper`, then `inner`.
     fn drain(&self) {
         let helper = self.helper.lock();
         let mut g = self.inner.lock();
-        let used = match helper.as_ref() {
-            Some(h) => h.with_staging(|st| {
-                self.drain_locked(&mut g, Some(st));
-                Ok(())
-            }),
-            None => Err(code::ESRCH),
-        };
-        if used.is_err() {
-            self.drain_locked(&mut g, None);
+        self.drain_locked(&mut g, None);
+        if self.needs_ioctl(&g) {
+            if let Some(h) = helper.as_ref() {
+                // ESRCH: the daemon's address space is gone; what needs an ioctl waits for
+                // the next drain with a daemon mm (see the module comment).
+                let _ = h.with_staging(|st| {
+                    self.drain_locked(&mut g, Some(st));
+                    Ok(())
+                });
+            }
         }
         let gone = self.reap(&mut g);
         drop(g);

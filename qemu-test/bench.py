@@ -170,7 +170,7 @@ def _run_cell(lab, mib, percent, method, step):
            'touched_bytes': int(result['pages']) * 4096,
            'touch_ms': int(result['touch_ns']) / 1e6,
            'check': result['check'], 'clock_rtt_us': rtt / 1e3}
-    rec.update(stats(lab))
+    rec.update(stats(lab, pid))
     if result['check'] != 'ok' or result['node'] != 'node2':
         raise LabError(f'benchload on the target: {result}')
     return rec

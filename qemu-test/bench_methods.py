@@ -2,13 +2,15 @@
 
 Each method is a pair: `start(lab, pid)` sets the move going (it returns once the move is
 under way or done; the bench then waits for the program's result on node2 and for
-/tmp/released on node1), and `stats(lab)` returns the method's own figures once the source
+/tmp/released on node1), and `stats(lab, pid)` returns the method's own figures once the source
 is released. Every method starts `netprobe waitgone` on node1 first: it writes
 /tmp/released the moment the original process (and, for CRIU, the dump process that keeps
 serving its pages) is gone. Commands that run in the background close the lab agent's
 descriptors 3-5 so that nothing of the agent leaks into the migrated process or CRIU.
 """
 import json
+import re
+import time
 
 BG = '</dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- &'
 CRIU_PAGES_PORT = 9000
@@ -25,6 +27,21 @@ def last_stats(node):
     return json.loads(lines[-1]) if lines else {}
 
 
+def pager_waits(node, pid, timeout=5):
+    """The remote faults' waits as migr.ko's pager measured them (kmod/fault_wait.rs: fault
+    read to page placed), from its summary line, which it writes when it ends (at the push's
+    end, or within a second of the program's)."""
+    deadline = time.time() + timeout
+    while True:
+        m = re.search(rf'pid {pid}: pager .*remote waits p50 <= (\d+) us, p99 <= (\d+) us',
+                      node.ok('dmesg'))
+        if m:
+            return {'pager_wait_p50_us': int(m.group(1)), 'pager_wait_p99_us': int(m.group(2))}
+        if time.time() > deadline:
+            return {}
+        time.sleep(0.5)
+
+
 def migr(mode_args):
     def start(lab, pid):
         n1 = lab.node(1)
@@ -33,9 +50,10 @@ def migr(mode_args):
         if rc != 0:
             raise RuntimeError(f'migctl migrate: exit {rc}: {out.strip()[-400:]}')
 
-    def stats(lab):
+    def stats(lab, pid):
         src, dst = last_stats(lab.node(1)), last_stats(lab.node(2))
-        return {'payload_bytes': src.get('wire_bytes', 0) + src.get('image_bytes', 0),
+        waits = pager_waits(lab.node(2), pid) if 'lazy' in mode_args else {}
+        return {**waits,'payload_bytes': src.get('wire_bytes', 0) + src.get('image_bytes', 0),
                 'fault_p50_us': dst.get('fault_us_p50'), 'fault_p99_us': dst.get('fault_us_p99'),
                 'remote_faults': dst.get('remote_faults'), 'pages_pushed': src.get('pages_pushed'),
                 'pages_faulted': src.get('pages_faulted'), 'pages_prefetched': src.get('pages_prefetched'),
@@ -106,7 +124,7 @@ def criu_lazy_start(lab, pid, tls):
                            f'{n1.sh("grep Error /tmp/img/dump.log")[1][-300:]}')
 
 
-def criu_stats(lab):
+def criu_stats(lab, pid):
     return {}
 
 
