@@ -12,7 +12,9 @@ encrypted), and CRIU lazy-pages (criu-lazy-tls by request). Every cell runs `ben
 which fills its memory, beats every millisecond, and on the target writes the gap in its
 heartbeat and checks every word it reads back. Before each size the raw network is measured
 the same way: the same bytes over one plain TCP connection, and 4 KiB request/reply round
-trips. Results go to a JSON file (one record per cell or probe); bench_report.py turns them
+trips. After the matrix, `faultprobe` measures remote fault latency alone (random access,
+lazy without push): as the program, migr.ko's pager and the target's daemon each time it,
+beside the raw request/reply. Results go to a JSON file (one record per cell or probe); bench_report.py turns them
 into docs/BENCH.md and the plots.
 """
 import argparse
@@ -186,6 +188,42 @@ def poll(node, cmd, timeout, every=0.5):
     raise LabError(f'{node.name}: `{cmd}` never succeeded within {timeout:.0f} s')
 
 
+FAULT_PROBE = (256, 1000, 3000)  # MiB, pages touched, microseconds between touches
+
+
+def probe_faults(lab):
+    """Remote fault latency with nothing else in the way: `faultprobe` moved lazily without
+    push touches pages far apart (each touch a fault of its own, its window never used), and
+    times each touch itself. Beside it the pager's figure (fault read to page placed) and the
+    target daemon's (request sent to page placed), and the raw 4 KiB request/reply just
+    before, so the parts of a fault show."""
+    n1, n2 = lab.node(1), lab.node(2)
+    mib, pages, gap_us = FAULT_PROBE
+    for node in (n1, n2):
+        node.ok('rm -rf /tmp/fp')
+    pid = int(n1.ok(f'setsid faultprobe {mib} {pages} {gap_us} /tmp/fp </dev/null >/dev/null 2>&1 '
+                    f'3>&- 4>&- 5>&- & echo $!').strip())
+    poll(n1, 'test -e /tmp/fp/ready', timeout=120)
+    rr = re.search(r'rr \d+ p50 (\d+) p99 (\d+)',
+                   n1.ok(f'netprobe rr 192.0.2.2 {PROBE_PORT} {RR_ROUNDS}', timeout=300))
+    rc, out = n1.sh(f'migctl migrate {pid} --to node2 --mode lazy --no-push --no-deputy', timeout=600)
+    if rc != 0:
+        raise LabError(f'migctl migrate: exit {rc}: {out.strip()[-400:]}')
+    n2.ok('mkdir -p /tmp/fp && touch /tmp/fp/go')
+    result = dict(line.split(' ', 1) for line in
+                  poll(n2, 'cat /tmp/fp/result', timeout=600).splitlines())
+    if result.get('check') != 'ok' or result.get('node') != 'node2':
+        raise LabError(f'faultprobe on the target: {result}')
+    waits = bench_methods.pager_waits(n2, pid)
+    dst = bench_methods.last_stats(n2)
+    return {'kind': 'faults', 'size_mib': mib, 'pages': int(result['pages']), 'local': int(result['local']),
+            'p50_us': int(result['p50_us']), 'p90_us': int(result['p90_us']), 'p99_us': int(result['p99_us']),
+            'pager_p50_us': waits.get('pager_wait_p50_us'), 'pager_p99_us': waits.get('pager_wait_p99_us'),
+            'daemon_p50_us': dst.get('fault_us_p50'), 'daemon_p99_us': dst.get('fault_us_p99'),
+            'remote_faults': dst.get('remote_faults'),
+            'rr_p50_us': int(rr.group(1)), 'rr_p99_us': int(rr.group(2))}
+
+
 def iface_bytes(node):
     """Bytes through node1's only link, both ways: everything a migration puts on the wire
     (payload, headers, acknowledgements, control messages)."""
@@ -245,6 +283,17 @@ def main():
                     records.append(rec)
                     with open(args.results, 'w') as f:
                         json.dump(records, f, indent=1)
+        if 'migr-lazy-nopush' in methods:
+            try:
+                rec = probe_faults(lab)
+                print(f'PASS remote fault latency: p50 {rec["p50_us"]} us as the program sees it, '
+                      f'pager {rec["pager_p50_us"]} us, daemon {rec["daemon_p50_us"]} us, '
+                      f'raw request/reply {rec["rr_p50_us"]} us', flush=True)
+            except Exception as e:
+                failed += 1
+                rec = {'kind': 'faults', 'error': str(e)[-600:]}
+                print(f'FAIL remote fault latency: {rec["error"]}', flush=True)
+            records.append(rec)
     finally:
         lab.stop()
     splats += lab.splats()
@@ -256,7 +305,7 @@ def main():
         json.dump(records, f, indent=1)
     subprocess.run([sys.executable, os.path.join(TOP, 'qemu-test/bench_report.py'), args.results,
                     args.report], check=True)
-    cells = [r for r in records if r['kind'] == 'cell']
+    cells = [r for r in records if r['kind'] in ('cell', 'faults')]
     print(f'bench: {len(cells)} cells in {meta["seconds"] / 60:.1f} min; report {os.path.relpath(args.report, TOP)}')
     if splats:
         print(f'bench: kernel splat: {splats[0]}')

@@ -301,9 +301,12 @@ def refusals_on_the_target(lab, t):
 
     pid = start(n1, 'counter 1000 50', out='/tmp/c.out')
     wait_for(n1, r'^3$', path='/tmp/c.out')
-    # The same pid in use on node2.
-    n2.ok(f'echo {pid - 1} > /proc/sys/kernel/ns_last_pid; sleep 300 >/dev/null 2>&1 3>&- & '
-          f'test $! = {pid}')
+    # The same pid in use on node2. node2's pid counter goes back at once: left in node1's
+    # range, whatever node2 started next (a kernel worker, which outlives the scenario) would
+    # take the pids node1 hands out next, and a later scenario's move would be refused.
+    n2.ok(f'last=$(cat /proc/sys/kernel/ns_last_pid); echo {pid - 1} > /proc/sys/kernel/ns_last_pid; '
+          f'sleep 300 >/dev/null 2>&1 3>&- & s=$!; echo $last > /proc/sys/kernel/ns_last_pid; '
+          f'test $s = {pid}')
     refuse(n1, pid, 'node2', rf'pid {pid} is in use on this node')
     refuse(n1, pid, '192.0.2.99', r'unreachable')
     n2.ok('migctl keygen > /tmp/other.key && chmod 600 /tmp/other.key && '

@@ -175,6 +175,12 @@ pub fn watch_home(node: &Arc<Node>, pid: u32, home: String) {
             if !node.table.holds_copy_of(pid, is_home) {
                 return; // ended or moved on
             }
+            if node.table.leaving(pid) {
+                // Moving on: its migration decides (going home, the deputy becomes the
+                // process before this copy lets go, and the home rightly has no deputy then).
+                unreachable_since = None;
+                continue;
+            }
             let why = match ask(&node, &home, Request::HasDeputy { pid }) {
                 Ok(()) => {
                     unreachable_since = None;
@@ -189,8 +195,8 @@ pub fn watch_home(node: &Arc<Node>, pid: u32, home: String) {
                     format!("its home {home} unreachable for {} s ({e})", LOST_AFTER.as_secs())
                 }
             };
-            if !node.table.holds_copy_of(pid, is_home) {
-                return;
+            if !node.table.holds_copy_of(pid, is_home) || node.table.leaving(pid) {
+                continue; // ended or moved on (the next round returns), or moving on
             }
             warn!("pid {pid}: {why}; killed");
             // SAFETY: kill(2) with plain integers.

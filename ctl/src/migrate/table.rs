@@ -446,6 +446,18 @@ impl Table {
         r.state == State::Running && r.deputy && is_home(&r.home) && !moved_on(&t, pid, r.id)
     }
 
+    /// Whether the latest arrival of `pid` here is being moved on right now: a migration away
+    /// started after it and has neither run on its target nor ended.
+    pub fn leaving(&self, pid: u32) -> bool {
+        let t = self.lock();
+        let Some(arrival) = t.iter().rev().find(|r| r.pid == pid && r.direction == Direction::In).map(|r| r.id) else {
+            return false;
+        };
+        t.iter().any(|r| {
+            r.id > arrival && r.pid == pid && r.direction == Direction::Out && matches!(r.state, State::Starting | State::Frozen | State::Transferring)
+        })
+    }
+
     /// Whether `pid`, which arrived with record `arrival`, left this node again since.
     pub fn moved_on(&self, pid: u32, arrival: u64) -> bool {
         moved_on(&self.lock(), pid, arrival)
@@ -611,9 +623,14 @@ mod tests {
         t.set_state(inn, State::Running);
         assert!(t.holds_copy_of(20, |h| h == "node1") && !t.holds_copy_of(20, |h| h == "node3"));
         assert!(t.copy_has_deputy(20));
+        assert!(!t.leaving(20));
         let on = t.add(20, Direction::Out, "node3", 0);
         assert!(t.holds_copy_of(20, |h| h == "node1"), "leaving is not gone");
+        assert!(t.leaving(20), "but it is leaving (its home's deputy may be gone already)");
+        t.set_state(on, State::Frozen);
+        assert!(t.leaving(20));
         t.set_state(on, State::Migrated { to: "node3".into(), pid: 20 });
+        assert!(!t.leaving(20));
         assert!(t.moved_on(20, inn) && !t.holds_copy_of(20, |h| h == "node1"));
         assert_eq!(crate::migrate::deputy::describe(15 | 0x80), "killed by signal 15 (core dumped)");
         assert_eq!(crate::migrate::deputy::describe(3 << 8), "exited 3");

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// travels with it (`RestoreOffer::home`), and the home hears where it went (`Moved`).
 /// 6: the deputy and its relays. 7: `Rest` on a fault channel (moving on before every page
 /// arrived). 8: `HomeIds` and `HomeKill` (a process's calls that name its home's processes).
-pub const WIRE_VERSION: u32 = 8;
+/// 9: a fault's prefetch window comes in pieces (`WindowPart`).
+pub const WIRE_VERSION: u32 = 9;
 
 /// A file the image maps, named by path and identified by content.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -194,8 +195,8 @@ pub enum Response {
     Ready,
     Refused(String),
     Running { pid: u32 },
-    /// Answers to a Fault, always two: the faulting page alone, then the prefetch window
-    /// (possibly empty).
+    /// Answers to a Fault: the faulting page alone, then the prefetch window, in pieces: any
+    /// number of `WindowPart`s, then its last piece as `FaultPages` (possibly empty).
     FaultPages(PageBatch),
     /// Lazy mode: every pushed page is in the target's pager; the source may let go.
     Released,
@@ -210,6 +211,8 @@ pub enum Response {
     /// Answer to HomeFile: the call's result, and the bytes it read (read, pread, a stat
     /// structure, a lock description).
     FileDone { ret: i64, data: serde_bytes::ByteBuf },
+    /// A piece of a fault's prefetch window that is not its last (see `FaultPages`).
+    WindowPart(PageBatch),
 }
 
 #[cfg(test)]

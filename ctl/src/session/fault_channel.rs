@@ -112,7 +112,7 @@ impl FaultChannel {
                 ch.set_timeout(node.config.peer_timeout)?;
                 ch.send(&Request::FaultChannel { token })?;
                 let mut m = ModuleClient::connect()?;
-                let mut recent: HashMap<u64, Instant> = HashMap::new();
+                let mut recent = RecentPages::default();
                 let mut queue = PendingPages::default();
                 let mut rests = Vec::new();
                 loop {
@@ -149,8 +149,7 @@ impl FaultChannel {
                     // window was on its way, or the pager's re-send of a request that waited in
                     // this queue) needs no round trip: the page is in the pager. Only recently:
                     // a later request for it (the pager's next re-send) goes out again.
-                    recent.retain(|_, at: &mut Instant| at.elapsed() < RECENT);
-                    if recent.contains_key(&page) {
+                    if recent.holds(page) {
                         continue;
                     }
                     let t0 = Instant::now();
@@ -164,16 +163,8 @@ impl FaultChannel {
                     // The pager asks again for a fault still waiting after 1 s: on a loaded
                     // node those copies queue up behind the first request and would each cost
                     // a round trip for a page already placed.
-                    recent.insert(page, Instant::now());
-                    let rest = fault_pages(&mut ch)?;
-                    deliver(&mut m, pager, &rest, uapi::PAGE_KIND_PREFETCH)?;
-                    let now = Instant::now();
-                    for (a, d) in &rest.runs {
-                        for i in 0..d.len() as u64 / 4096 {
-                            recent.insert(a + i * 4096, now);
-                        }
-                    }
-                    let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / 4096).sum();
+                    recent.add(page, Instant::now());
+                    let pre = window_pages(&mut ch, &mut m, pager, &mut recent)?;
                     node.update(record, |r| {
                         r.stats.remote_faults += 1;
                         r.stats.pages_faulted += 1;
@@ -221,6 +212,37 @@ fn pull_rest(ch: &mut Channel, m: &mut ModuleClient, pager: PagerRef) -> Result<
 /// How long a page delivered with a window counts as "just arrived" for later requests.
 const RECENT: Duration = Duration::from_millis(500);
 
+/// Pages just placed (see RECENT), each with when it was: forgetting the expired ones costs
+/// only those (a sequential reader places a thousand pages in RECENT; going over all of them
+/// at each fault cost more than the fault's own request under TCG).
+#[derive(Default)]
+struct RecentPages {
+    order: VecDeque<(Instant, u64)>,
+    placed: HashMap<u64, Instant>,
+}
+
+impl RecentPages {
+    fn add(&mut self, page: u64, at: Instant) {
+        self.order.push_back((at, page));
+        self.placed.insert(page, at);
+    }
+
+    /// Was `page` placed within RECENT?
+    fn holds(&mut self, page: u64) -> bool {
+        while let Some(&(at, p)) = self.order.front() {
+            if at.elapsed() < RECENT {
+                break;
+            }
+            self.order.pop_front();
+            // Only if it was not placed again since.
+            if self.placed.get(&p) == Some(&at) {
+                self.placed.remove(&p);
+            }
+        }
+        self.placed.contains_key(&page)
+    }
+}
+
 /// Page requests waiting for the fault channel, in the order they came, each page once.
 #[derive(Default)]
 struct PendingPages {
@@ -244,6 +266,31 @@ impl PendingPages {
         let page = self.order.pop_front()?;
         self.queued.remove(&page);
         Some(page)
+    }
+}
+
+/// The prefetch window that follows a fault's page, piece by piece into the pager (each
+/// piece placed as it comes, so the task reads on while the next is on its way), until its
+/// last piece; each page counts as just arrived. The pages that came.
+fn window_pages(ch: &mut Channel, m: &mut ModuleClient, pager: PagerRef, recent: &mut RecentPages) -> Result<u64, ServiceError> {
+    let mut pages = 0;
+    loop {
+        let (piece, last) = match ch.recv::<Response>()? {
+            Response::WindowPart(b) => (b, false),
+            Response::FaultPages(b) => (b, true),
+            other => return Err(ServiceError::unexpected(other)),
+        };
+        deliver(m, pager, &piece, uapi::PAGE_KIND_PREFETCH)?;
+        let now = Instant::now();
+        for (a, d) in &piece.runs {
+            for i in 0..d.len() as u64 / 4096 {
+                recent.add(a + i * 4096, now);
+            }
+            pages += d.len() as u64 / 4096;
+        }
+        if last {
+            return Ok(pages);
+        }
     }
 }
 
@@ -302,7 +349,21 @@ pub enum PushError {
 
 #[cfg(test)]
 mod tests {
-    use super::PendingPages;
+    use super::{PendingPages, RecentPages, RECENT};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn recent_pages_expire_in_order_and_a_page_placed_again_stays() {
+        let mut r = RecentPages::default();
+        let old = Instant::now() - RECENT - Duration::from_millis(10);
+        r.add(0x1000, old);
+        r.add(0x2000, old);
+        r.add(0x2000, Instant::now());
+        r.add(0x3000, Instant::now());
+        assert!(!r.holds(0x1000));
+        assert!(r.holds(0x2000) && r.holds(0x3000));
+        assert_eq!(r.order.len(), 2);
+    }
 
     #[test]
     fn pending_pages_keep_order_and_drop_copies() {

@@ -17,6 +17,8 @@ use crate::peer::proto::{PageBatch, Request, Response};
 /// window, falls back on a jump.
 const WINDOW_START: u64 = 4;
 const WINDOW_MAX: u64 = 32;
+/// The first piece a window is sent in, in pages (see `send_window`).
+const WINDOW_PIECE: u64 = 4;
 
 pub struct PageServer {
     node: Arc<Node>,
@@ -96,23 +98,51 @@ impl PageServer {
         Ok(PageBatch { runs: vec![(page, data.into())] })
     }
 
-    /// Up to `window - 1` pages after the faulting `page`, in its mapping, not sent yet and
-    /// not all zero (zeros arrive anyway, as zero pages on the target).
-    fn read_window(&self, page: u64, window: u64) -> std::io::Result<PageBatch> {
+    /// The pages after the faulting `page` that its window covers, in its mapping: how many
+    /// (at most `window - 1`).
+    fn window_len(&self, page: u64, window: u64) -> u64 {
         let end = self.lazy.iter().find(|v| v.contains(page)).map(|v| v.end).unwrap_or(page + PAGE);
-        let n = (window - 1).min((end - page) / PAGE - 1);
+        (window - 1).min((end - page) / PAGE - 1)
+    }
+
+    /// `n` pages from `start`, not sent yet and not all zero (zeros arrive anyway, as zero
+    /// pages on the target).
+    fn read_window_piece(&self, start: u64, n: u64) -> std::io::Result<PageBatch> {
         let mut batch = PageBatch { runs: Vec::new() };
         if n == 0 {
             return Ok(batch);
         }
-        let data = self.mem.read_new((n * PAGE) as usize, page + PAGE)?;
-        for (a, d) in self.unsent(PageBatch { runs: vec![(page + PAGE, data.into())] }).runs {
+        let data = self.mem.read_new((n * PAGE) as usize, start)?;
+        for (a, d) in self.unsent(PageBatch { runs: vec![(start, data.into())] }).runs {
             if d.chunks(PAGE as usize).all(|p| p.iter().all(|&b| b == 0)) {
                 continue;
             }
             batch.runs.push((a, d));
         }
         Ok(batch)
+    }
+
+    /// Send the window after the faulting `page` in pieces that double from WINDOW_PIECE
+    /// pages, a piece taking all that is left when that is at most twice its size (31 pages:
+    /// 4, 8, 19): `WindowPart`s, the last one `FaultPages`, the target's sign that the window
+    /// is over (an empty window is one empty `FaultPages`). Each piece is read, sealed and sent while
+    /// the target places the one before: the target's one CPU decrypts and places piece k
+    /// while ours seals piece k + 1, instead of each side waiting for the other's whole
+    /// window, and the task reads on as soon as the first piece is in. Returns the pages sent.
+    fn send_window(&self, ch: &mut Channel, page: u64, window: u64) -> std::io::Result<u64> {
+        let n = self.window_len(page, window);
+        let (mut start, mut left, mut piece, mut sent) = (page + PAGE, n, WINDOW_PIECE, 0);
+        loop {
+            let take = if left <= piece * 2 { left } else { piece };
+            let batch = self.read_window_piece(start, take)?;
+            sent += batch.runs.iter().map(|(_, d)| d.len() as u64 / PAGE).sum::<u64>();
+            let wrap = if take == left { Response::FaultPages } else { Response::WindowPart };
+            ch.send_batch(wrap, &batch).map_err(|e| std::io::Error::other(e.to_string()))?;
+            if take == left {
+                return Ok(sent);
+            }
+            (start, left, piece) = (start + take * PAGE, left - take, piece * 2);
+        }
     }
 
     fn finish(&self, how: Result<(), String>) {
@@ -234,18 +264,15 @@ pub fn serve_faults(node: &Node, ch: &mut Channel, token: u64, peer: &str) {
             WINDOW_START
         };
         prev = page;
-        // Two answers: the faulting page alone, sent before the window is even read, so the
-        // task waits for one page's round trip and no more; then the window (maybe empty)
-        // while the task runs on.
+        // The faulting page alone first, sent before the window is even read, so the task
+        // waits for one page's round trip and no more; then the window (maybe empty), in
+        // pieces, while the task runs on.
         let t0 = std::time::Instant::now();
         let answer = srv.read_page(page).and_then(|first| {
             let t1 = t0.elapsed().as_micros();
             ch.send_batch(Response::FaultPages, &first).map_err(|e| std::io::Error::other(e.to_string()))?;
             log::debug!("fault at {page:#x}: read in {t1} us, sent after {} us", t0.elapsed().as_micros());
-            let rest = srv.read_window(page, window)?;
-            let pre: u64 = rest.runs.iter().map(|(_, d)| d.len() as u64 / PAGE).sum();
-            ch.send_batch(Response::FaultPages, &rest).map_err(|e| std::io::Error::other(e.to_string()))?;
-            Ok(pre)
+            srv.send_window(ch, page, window)
         });
         next = page + window * PAGE;
         match answer {
