@@ -76,6 +76,16 @@ impl FaultWaits {
     }
 }
 
+/// "p50 <= N us, p99 <= M us", or "none" before any wait was counted (the pager's summary).
+impl core::fmt::Display for FaultWaits {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match (self.percentile(500), self.percentile(990)) {
+            (Some(p50), Some(p99)) => write!(f, "p50 <= {p50} us, p99 <= {p99} us"),
+            _ => f.write_str("none"),
+        }
+    }
+}
+
 // The buckets tile the axis: each starts right after the one before ends.
 const _: () = {
     let mut i = 0;

@@ -234,7 +234,7 @@ impl Pager {
         let mut d = [0u64; KINDS];
         d.iter_mut().zip(self.delivered.iter()).for_each(|(d, c)| *d = c.load(Ordering::Relaxed));
         pr_info!(
-            "pid {}: pager {}: {} faults ({} remote, {} zero; {} waited over 100 ms, {} over 1 s, longest {} ms; remote waits p50 <= {} us, p99 <= {} us), pages by fault {}, prefetch {}, push {}, eager {}\n",
+            "pid {}: pager {}: {} faults ({} remote, {} zero; {} waited over 100 ms, {} over 1 s, longest {} ms; remote waits {}), pages by fault {}, prefetch {}, push {}, eager {}\n",
             self.pid,
             what,
             self.faults.load(Ordering::Relaxed),
@@ -243,8 +243,7 @@ impl Pager {
             self.waited_100ms.load(Ordering::Relaxed),
             self.waited_1s.load(Ordering::Relaxed),
             self.waited_longest.load(Ordering::Relaxed),
-            self.waits.percentile(500).unwrap_or(0),
-            self.waits.percentile(990).unwrap_or(0),
+            self.waits,
             d[PageKind::Fault as usize],
             d[PageKind::Prefetch as usize],
             d[PageKind::Push as usize],
